@@ -1,0 +1,13 @@
+"""Home page placeholder: lists the checkpoints found and the ones still missing."""
+
+import streamlit as st
+
+from explorer import checkpoints
+
+st.title("Latent Explorer")
+for name in ("flow", "vae2", "vae16", "gan", "classifier"):
+    try:
+        card = checkpoints.read_card(name)
+        st.write(f"**{name}**: {card['kind']}, metrics {card['metrics']}")
+    except checkpoints.CheckpointError as err:
+        st.warning(str(err))

@@ -1,0 +1,35 @@
+"""Where the models run: CUDA, then Apple MPS, then CPU, unless ``LATENT_EXPLORER_DEVICE`` says otherwise."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+DEVICE_ENV = "LATENT_EXPLORER_DEVICE"
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """The device named by ``requested`` or the environment, else the best one present."""
+    requested = requested or os.environ.get(DEVICE_ENV) or "auto"
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{DEVICE_ENV}={requested} but CUDA is not available here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{DEVICE_ENV}={requested} but Apple MPS is not available here")
+    return device
+
+
+def describe(device: torch.device) -> str:
+    """A human-readable name of ``device``, e.g. 'cuda (NVIDIA H100 80GB HBM3)' or 'cpu (2 threads)'."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return device.type

@@ -1,0 +1,25 @@
+"""The model families, by the kind name their checkpoint cards use."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from torch import nn
+
+from .flow import Flow, FlowConfig
+
+MODELS: dict[str, tuple[type[nn.Module], type]] = {
+    "flow": (Flow, FlowConfig),
+}
+
+
+def build_model(kind: str, config: dict) -> nn.Module:
+    """A fresh model of ``kind`` from a card's ``config`` dict."""
+    if kind not in MODELS:
+        raise KeyError(f"unknown model kind {kind!r}; known: {', '.join(MODELS)}")
+    model_cls, config_cls = MODELS[kind]
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = set(config) - names
+    if unknown:
+        raise TypeError(f"{kind} config has unknown fields {sorted(unknown)}")
+    return model_cls(config_cls(**config))

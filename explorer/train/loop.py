@@ -1,0 +1,232 @@
+"""The training loop every trainer shares: resident data, batches, progress, snapshots, DDP, the final checkpoint.
+
+A trainer describes one ``Task`` (its modules, optimisers and one training step); this module does the rest.
+Data stays on the training device as tensors and batches are index slices, so no per-image Python runs.
+Run under ``torchrun --nproc_per_node=N`` the same command trains with DistributedDataParallel:
+each rank takes its shard of every epoch's permutation, and rank 0 alone writes snapshots and checkpoints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from .. import checkpoints
+from ..data import SEEN_DIGITS, load_mnist
+from ..device import describe, pick_device
+
+DRY_RUN_IMAGES = 256
+
+
+@dataclass
+class Task:
+    """What a trainer hands the loop. ``step`` trains on one batch and returns numbers to show and log."""
+
+    name: str
+    modules: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    classes: tuple[int, ...] = SEEN_DIGITS
+    history: dict[str, list[float]] = field(default_factory=dict)  # per-step numbers, stored with the checkpoint
+    artifacts: dict[str, torch.Tensor] = field(default_factory=dict)  # e.g. the GAN's per-epoch sample grids
+    total_steps: int = 0  # set by ``fit`` before training, for learning-rate schedules
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
+        raise NotImplementedError
+
+    def end_epoch(self, epoch: int) -> None:
+        """Called on rank 0 after each epoch (the GAN renders its fixed-noise grid here)."""
+
+    def shipped(self) -> nn.Module:
+        """The model that goes into the checkpoint."""
+        return next(iter(self.modules.values()))
+
+    def evaluate(self, test_x: torch.Tensor, test_y: torch.Tensor) -> dict[str, float]:
+        """Quick held-out metrics for the card; ``python -m explorer evaluate`` computes the full set."""
+        return {}
+
+    def log(self, **values: float) -> None:
+        for key, value in values.items():
+            self.history.setdefault(key, []).append(float(value))
+
+
+def add_common_args(parser: argparse.ArgumentParser, *, epochs: int, batch_size: int, lr: float) -> None:
+    parser.add_argument("--name", help="checkpoint name (default: the model kind)")
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
+    parser.add_argument("--out", type=Path, default=None, help="checkpoint folder (default: checkpoints/)")
+    parser.add_argument("--runs", type=Path, default=Path("runs"), help="folder for resumable snapshots")
+    parser.add_argument("--snapshot-minutes", type=float, default=5.0)
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall-clock time")
+    parser.add_argument("--fresh", action="store_true", help="ignore an existing snapshot instead of resuming")
+    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the training modules")
+    parser.add_argument("--dry-run", action="store_true", help="tiny data, a few steps, seconds; writes to --out")
+    parser.add_argument("--steps", type=int, default=None, help="stop after this many steps (dry runs)")
+
+
+@dataclass
+class Context:
+    """Everything a task needs to know about where it runs."""
+
+    device: torch.device
+    rank: int = 0
+    world_size: int = 1
+    amp: bool = False
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, module: nn.Module) -> nn.Module:
+        """The module as the training step should call it: DDP-wrapped when distributed."""
+        if self.world_size == 1:
+            return module
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(module, device_ids=ids)
+
+    def autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp and self.device.type == "cuda")
+
+
+def make_context(args: argparse.Namespace) -> Context:
+    world_size = int(os.environ.get("WORLD_SIZE", 1))
+    rank = int(os.environ.get("RANK", 0))
+    device = pick_device(args.device)
+    if world_size > 1:
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)
+    torch.manual_seed(args.seed)
+    return Context(device=device, rank=rank, world_size=world_size, amp=args.amp)
+
+
+def resident_data(classes, device: torch.device, dry_run: bool):
+    """Train and test images (float, N x 1 x 28 x 28 in [0, 1]) and labels of ``classes``, on ``device``."""
+    train, test = load_mnist("train").of_classes(classes), load_mnist("test").of_classes(classes)
+    if dry_run:
+        train, test = train.where(torch.arange(len(train)) < DRY_RUN_IMAGES), test.where(torch.arange(len(test)) < DRY_RUN_IMAGES)
+    return train.as_float(device), train.labels.to(device), test.as_float(device), test.labels.to(device)
+
+
+def epoch_batches(n: int, batch_size: int, epoch: int, seed: int, ctx: Context):
+    """This rank's batches of indices for ``epoch``: one shared permutation, sharded across ranks, full batches only."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+    order = order[ctx.rank::ctx.world_size]
+    return [order[i:i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]
+
+
+def hardware(ctx: Context) -> str:
+    where = describe(ctx.device)
+    if ctx.world_size > 1:
+        where = f"{ctx.world_size} x {where}"
+    return f"{where}; {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores; torch {torch.__version__}"
+
+
+def fit(task: Task, args: argparse.Namespace, ctx: Context, command: str | None = None) -> Path | None:
+    """Train ``task`` for ``args.epochs`` (resuming from its snapshot), then write its checkpoint on rank 0."""
+    name = args.name or task.name
+    train_x, train_y, test_x, test_y = resident_data(task.classes, ctx.device, args.dry_run)
+    snapshot = args.runs / name / "snapshot.pt"
+    state = {"epoch": 0, "step": 0, "elapsed": 0.0}
+    if snapshot.exists() and not (args.fresh or args.dry_run):
+        state = _restore(task, snapshot, ctx.device)
+        if ctx.is_main:
+            print(f"resumed {name} from {snapshot} at epoch {state['epoch']}, step {state['step']}", file=sys.stderr)
+    task.total_steps = args.epochs * (len(train_x) // (args.batch_size * ctx.world_size))
+    started, last_snapshot = time.time() - state["elapsed"], time.time()
+    out_of_time = False
+    for epoch in range(state["epoch"], args.epochs):
+        batches = epoch_batches(len(train_x), args.batch_size, epoch, args.seed, ctx)
+        bar = tqdm(batches, desc=f"{name} epoch {epoch + 1}/{args.epochs}", disable=not ctx.is_main,
+                   mininterval=2.0, file=sys.stderr, dynamic_ncols=True)
+        tick, seen = time.time(), 0
+        for idx in bar:
+            numbers = task.step(train_x[idx], train_y[idx], state["step"])
+            state["step"] += 1
+            seen += len(idx) * ctx.world_size
+            bar.set_postfix({**{k: f"{v:.4g}" for k, v in numbers.items()},
+                             "img/s": f"{seen / max(time.time() - tick, 1e-9):.0f}"}, refresh=False)
+            if args.steps and state["step"] >= args.steps:
+                break
+            if args.max_minutes and time.time() - started > 60 * args.max_minutes:
+                out_of_time = True
+                break
+            if ctx.is_main and time.time() - last_snapshot > 60 * args.snapshot_minutes and not args.dry_run:
+                _store(task, snapshot, {**state, "elapsed": time.time() - started})
+                last_snapshot = time.time()
+        bar.close()
+        finished_epoch = not out_of_time and not (args.steps and state["step"] >= args.steps)
+        if finished_epoch:
+            state["epoch"] = epoch + 1
+        if ctx.is_main:
+            task.end_epoch(epoch)
+            print(f"{name}: epoch {epoch + 1} done, step {state['step']}, {seen / (time.time() - tick):.0f} img/s",
+                  file=sys.stderr)
+            if not args.dry_run:
+                _store(task, snapshot, {**state, "elapsed": time.time() - started})
+        if not finished_epoch:
+            break
+    if not ctx.is_main:
+        return None
+    model = task.shipped()
+    model.eval()
+    with torch.no_grad():
+        metrics = task.evaluate(test_x, test_y)
+    card = {
+        "classes": list(task.classes),
+        "train_size": len(train_x),
+        "epochs": state["epoch"],
+        "steps": state["step"],
+        "batch_size": args.batch_size,
+        "train_time_s": round(time.time() - started, 1),
+        "hardware": hardware(ctx),
+        "metrics": metrics,
+        "command": command or "python -m explorer " + shlex.join(sys.argv[1:]),
+        "data": f"MNIST training split, digits {', '.join(map(str, task.classes))}" + (" (dry run subset)" if args.dry_run else ""),
+    }
+    history = {k: torch.tensor(v, dtype=torch.float32) for k, v in task.history.items()}
+    history.update(task.artifacts)
+    return checkpoints.save(model, card, name, args.out, history=history or None)
+
+
+def _store(task: Task, path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"state": state, "history": task.history,
+               "modules": {k: _unwrap(m).state_dict() for k, m in task.modules.items()},
+               "optimizers": {k: o.state_dict() for k, o in task.optimizers.items()},
+               "artifacts": task.artifacts}
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def _restore(task: Task, path: Path, device: torch.device) -> dict:
+    payload = torch.load(path, map_location=device, weights_only=True)
+    for k, m in task.modules.items():
+        _unwrap(m).load_state_dict(payload["modules"][k])
+    for k, o in task.optimizers.items():
+        o.load_state_dict(payload["optimizers"][k])
+    task.history = payload["history"]
+    task.artifacts = payload["artifacts"]
+    return payload["state"]
+
+
+def _unwrap(module: nn.Module) -> nn.Module:
+    return getattr(module, "module", getattr(module, "_orig_mod", module))

@@ -1,0 +1,53 @@
+"""Turning image tensors into what people see: grids, upscaled pixels, PNG and animated GIF bytes."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_numpy(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Images (N, 1, 28, 28) or (N, 28, 28), tensor or array -> float32 array (N, 28, 28) in [0, 1]."""
+    if isinstance(images, torch.Tensor):
+        images = images.detach().float().cpu().numpy()
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 4:
+        images = images[:, 0]
+    return np.clip(images, 0.0, 1.0)
+
+
+def grid(images: torch.Tensor | np.ndarray, ncols: int = 8, pad: int = 2, scale: int = 1) -> np.ndarray:
+    """Tile N images into one (H, W) float array with ``pad`` pixels of border, upscaled ``scale`` times (nearest)."""
+    images = to_numpy(images)
+    n, h, w = images.shape
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    out = np.zeros((nrows * (h + pad) + pad, ncols * (w + pad) + pad), dtype=np.float32)
+    for i, image in enumerate(images):
+        r, c = divmod(i, ncols)
+        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = image
+    return upscale(out, scale)
+
+
+def upscale(image: np.ndarray, scale: int) -> np.ndarray:
+    """Nearest-neighbour upscaling, so digits stay crisp instead of blurred by the browser."""
+    return np.kron(image, np.ones((scale, scale), dtype=image.dtype)) if scale > 1 else image
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A float (H, W) image in [0, 1] as PNG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def gif_bytes(frames: np.ndarray, scale: int = 4, frame_ms: int = 80) -> bytes:
+    """Frames (T, 28, 28) in [0, 1] as a looping animated GIF, upscaled ``scale`` times."""
+    frames = to_numpy(frames)
+    pictures = [Image.fromarray((upscale(f, scale) * 255).round().astype(np.uint8)) for f in frames]
+    buffer = io.BytesIO()
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0)
+    return buffer.getvalue()

@@ -1,0 +1,97 @@
+"""The only module of ``explorer`` that imports Streamlit: cached model loading and the widgets pages share.
+
+Models load once per server process (``st.cache_resource``) onto the best device, in eval mode with
+frozen weights, and are shared by every session: pages read them, never train, move or modify them.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import streamlit as st
+import torch
+
+from . import checkpoints, images
+from .device import describe, pick_device
+
+# The checkpoints the product ships, in the order the app lists them.
+SHIPPED = ("flow", "vae16", "vae2", "gan", "classifier")
+GENERATIVE = ("flow", "vae16", "vae2", "gan")
+
+# One model call on the device at a time: many sessions sampling at once queue instead of
+# multiplying GPU memory; on CPU it also keeps torch's thread pool from being oversubscribed.
+device_lock = threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
+def device() -> torch.device:
+    return pick_device()
+
+
+@st.cache_resource(show_spinner="Loading model...")
+def _load(name: str, directory: str) -> checkpoints.Checkpoint:
+    return checkpoints.load(name, directory, device())
+
+
+def load(name: str) -> checkpoints.Checkpoint | None:
+    """Checkpoint ``name`` from the shared cache, or None after showing why it cannot be used."""
+    try:
+        return _load(name, str(checkpoints.checkpoint_dir()))
+    except checkpoints.CheckpointError as err:
+        st.error(str(err), icon=":material/error:")
+        return None
+
+
+def status() -> dict[str, checkpoints.Checkpoint | str]:
+    """Every shipped checkpoint: the loaded checkpoint, or the message saying why it is unusable."""
+    found = {}
+    for name in SHIPPED:
+        try:
+            found[name] = _load(name, str(checkpoints.checkpoint_dir()))
+        except checkpoints.CheckpointError as err:
+            found[name] = str(err)
+    return found
+
+
+def select_model(label: str = "Model", names=GENERATIVE, key: str = "model") -> checkpoints.Checkpoint | None:
+    """A selector over the usable models among ``names``; explains the missing ones; None if none is usable."""
+    found = {n: c for n in names if not isinstance(c := status()[n], str)}
+    broken = [n for n in names if n not in found]
+    if broken:
+        st.sidebar.caption("Unavailable: " + ", ".join(broken) + " (see the Home page for why).")
+    if not found:
+        st.error(f"None of the models {', '.join(names)} could be loaded; see the Home page.")
+        return None
+    name = st.sidebar.selectbox(label, list(found), key=key, format_func=lambda n: describe_model(found[n]))
+    return found[name]
+
+
+def describe_model(ckpt: checkpoints.Checkpoint) -> str:
+    """'vae16 (vae, 16-D latent)': the name a selector shows."""
+    latent = getattr(ckpt.model, "latent_dim", None)
+    return f"{ckpt.name} ({ckpt.card['kind']}, {latent}-D latent)" if latent else f"{ckpt.name} ({ckpt.card['kind']})"
+
+
+def seed_input(key: str = "seed", label: str = "Seed") -> int:
+    """A seed box; every random picture on a page is reproducible from the number shown here."""
+    return int(st.sidebar.number_input(label, min_value=0, max_value=2**31 - 1, value=0, step=1, key=key))
+
+
+def show_grid(batch, *, ncols: int = 8, scale: int = 3, caption: str | None = None,
+              download: str | None = None, key: str | None = None) -> None:
+    """Show images (N, 1, 28, 28) as one crisp grid, with a PNG download when ``download`` names the file."""
+    picture = images.grid(batch, ncols=ncols, scale=scale)
+    st.image(picture, caption=caption, output_format="PNG", clamp=True)
+    if download:
+        st.download_button("Download PNG", images.png_bytes(picture), file_name=download, mime="image/png",
+                           on_click="ignore", key=key or f"download-{download}")
+
+
+def device_caption() -> str:
+    return f"Models run on {describe(device())}."
+
+
+def on_device(fn, *args, **kwargs):
+    """Run ``fn`` under the device lock and without autograd (thread-local, so set per call)."""
+    with device_lock, torch.inference_mode():
+        return fn(*args, **kwargs)

@@ -5,7 +5,7 @@ import streamlit as st
 from explorer import checkpoints
 
 st.title("Latent Explorer")
-for name in ("flow", "vae2", "vae16", "gan", "classifier"):
+for name in ("flow", "vae", "vae2", "gan", "classifier"):
     try:
         card = checkpoints.read_card(name)
         st.write(f"**{name}**: {card['kind']}, metrics {card['metrics']}")

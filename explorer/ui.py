@@ -15,8 +15,8 @@ from . import checkpoints, images
 from .device import describe, pick_device
 
 # The checkpoints the product ships, in the order the app lists them.
-SHIPPED = ("flow", "vae16", "vae2", "gan", "classifier")
-GENERATIVE = ("flow", "vae16", "vae2", "gan")
+SHIPPED = ("flow", "vae", "vae2", "gan", "classifier")
+GENERATIVE = ("flow", "vae", "vae2", "gan")
 
 # One model call on the device at a time: many sessions sampling at once queue instead of
 # multiplying GPU memory; on CPU it also keeps torch's thread pool from being oversubscribed.
@@ -67,7 +67,7 @@ def select_model(label: str = "Model", names=GENERATIVE, key: str = "model") -> 
 
 
 def describe_model(ckpt: checkpoints.Checkpoint) -> str:
-    """'vae16 (vae, 16-D latent)': the name a selector shows."""
+    """'vae (vae, 16-D latent)': the name a selector shows."""
     latent = getattr(ckpt.model, "latent_dim", None)
     return f"{ckpt.name} ({ckpt.card['kind']}, {latent}-D latent)" if latent else f"{ckpt.name} ({ckpt.card['kind']})"
 

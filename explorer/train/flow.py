@@ -11,6 +11,7 @@ import math
 import torch
 
 from ..data import HELD_OUT_DIGIT, load_mnist
+from ..metrics import mean_bits_per_dim
 from ..models.flow import IMAGE_DIM, Flow, FlowConfig
 from .loop import Context, Task, add_common_args, fit, make_context
 
@@ -42,8 +43,8 @@ class FlowTask(Task):
 
     def evaluate(self, test_x: torch.Tensor, test_y: torch.Tensor) -> dict[str, float]:
         nines = load_mnist("test").held_out().as_float(self.ctx.device)
-        return {"test_bpd_digits_0_8": round(mean_bpd(self.model, test_x), 4),
-                f"test_bpd_digit_{HELD_OUT_DIGIT}": round(mean_bpd(self.model, nines), 4)}
+        return {"test_bpd_digits_0_8": round(mean_bits_per_dim(self.model, test_x), 4),
+                f"test_bpd_digit_{HELD_OUT_DIGIT}": round(mean_bits_per_dim(self.model, nines), 4)}
 
 
 def warmup_cosine(lr: float, step: int, total_steps: int) -> float:
@@ -52,15 +53,6 @@ def warmup_cosine(lr: float, step: int, total_steps: int) -> float:
         return lr * (step + 1) / WARMUP_STEPS
     progress = min(1.0, (step - WARMUP_STEPS) / max(1, total_steps - WARMUP_STEPS))
     return lr * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-@torch.no_grad()
-def mean_bpd(model: Flow, x: torch.Tensor, batch_size: int = 500, seed: int = 0) -> float:
-    """Mean bits/dim of images ``x`` under ``model``, dequantized with seeded noise."""
-    generator = torch.Generator().manual_seed(seed)
-    total = sum(model.bits_per_dim(x[i:i + batch_size], generator).sum().item()
-                for i in range(0, len(x), batch_size))
-    return total / len(x)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,130 @@
+"""Numbers that compare models: bits/dim, VAE bounds in nats, and the classifier-feature Frechet distance.
+
+Every random quantity takes a seed, so a number on a card can be recomputed exactly. Images are float
+tensors (N, 1, 28, 28) in [0, 1]; each function moves batches to its model's device and returns CPU results.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def binarize(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Bernoulli draws of images ``x`` (N, 1, 28, 28) in [0, 1] with a fixed seed, so a binarized test set is reproducible."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.bernoulli(x.detach().cpu().float(), generator=generator).to(x.device)
+
+
+# -- classifier -----------------------------------------------------------------------------------
+
+@torch.no_grad()
+def predict_proba(classifier: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Class probabilities (N, 10) of images ``x`` (N, 1, 28, 28), on the CPU."""
+    device = _device(classifier)
+    return torch.cat([torch.softmax(classifier(x[i:i + batch_size].to(device)).float(), dim=1).cpu()
+                      for i in range(0, len(x), batch_size)])
+
+
+@torch.no_grad()
+def features(classifier: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
+    """The classifier's penultimate activations (N, F) of images ``x`` as float64 numpy, for Frechet distances."""
+    device = _device(classifier)
+    return np.concatenate([classifier.features(x[i:i + batch_size].to(device)).double().cpu().numpy()
+                           for i in range(0, len(x), batch_size)])
+
+
+def frechet_distance(feats_a, feats_b) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (N, F) and (M, F), as in FID.
+
+    d = |mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr((S_a^1/2 S_b S_a^1/2)^1/2). The matrix square roots come from
+    symmetric eigen-decompositions in float64, which stay real and stable where a general sqrtm can go complex.
+    """
+    a, b = (np.asarray(f.detach().cpu().numpy() if torch.is_tensor(f) else f, dtype=np.float64) for f in (feats_a, feats_b))
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"need two (N, F) feature sets with the same F, got {a.shape} and {b.shape}")
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root_a = _sqrt_psd(cov_a)
+    middle = root_a @ cov_b @ root_a
+    tr_root = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
+    distance = ((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * tr_root
+    return max(float(distance), 0.0)
+
+
+def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
+    """Square root of a symmetric positive semi-definite matrix (F, F)."""
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+# -- flow -----------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def mean_bits_per_dim(flow: nn.Module, x: torch.Tensor, seed: int = 0, batch_size: int = 500) -> float:
+    """Mean bits/dim of images ``x`` under ``flow``, dequantized with seeded uniform noise."""
+    generator = torch.Generator().manual_seed(seed)
+    device = _device(flow)
+    total = sum(flow.bits_per_dim(x[i:i + batch_size].to(device), generator).sum().item()
+                for i in range(0, len(x), batch_size))
+    return total / len(x)
+
+
+# -- VAE ------------------------------------------------------------------------------------------
+
+def _log_weights(vae: nn.Module, x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """log p(x, z_j) - log q(z_j | x) for k posterior draws of each binary image: (k, N), in nats."""
+    mu, logvar = vae.encode_posterior(x)  # (N, D) each
+    eps = torch.randn((k, *mu.shape), generator=generator).to(mu.device)  # (k, N, D)
+    z = mu + torch.exp(0.5 * logvar) * eps
+    logits = vae.decoder_logits(z.flatten(0, 1))  # (k * N, 1, 28, 28)
+    target = x.expand(k, *x.shape).flatten(0, 1)
+    log_px_z = -F.binary_cross_entropy_with_logits(logits, target, reduction="none").flatten(1).sum(1).view(k, -1)
+    log_pz = -0.5 * (z ** 2 + LOG_2PI).sum(-1)
+    log_qz = -0.5 * (eps ** 2 + logvar + LOG_2PI).sum(-1)
+    return log_px_z + log_pz - log_qz
+
+
+@torch.no_grad()
+def vae_negative_elbo(vae: nn.Module, x_binary: torch.Tensor, seed: int = 0, batch_size: int = 500) -> float:
+    """Mean negative ELBO (beta = 1) in nats of binary images (N, 1, 28, 28): one posterior draw, analytic KL."""
+    generator = torch.Generator().manual_seed(seed)
+    device = _device(vae)
+    total = 0.0
+    for i in range(0, len(x_binary), batch_size):
+        x = x_binary[i:i + batch_size].to(device)
+        mu, logvar = vae.encode_posterior(x)
+        eps = torch.randn(mu.shape, generator=generator).to(device)
+        logits = vae.decoder_logits(mu + torch.exp(0.5 * logvar) * eps)
+        recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+        kl = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum()
+        total += (recon + kl).item()
+    return total / len(x_binary)
+
+
+@torch.no_grad()
+def vae_iwae_nll(vae: nn.Module, x_binary: torch.Tensor, k: int = 200, seed: int = 0,
+                 decoded_per_batch: int = 4000) -> float:
+    """Importance-weighted estimate of -log p(x) in nats (Burda et al. 2016), mean over binary images (N, 1, 28, 28).
+
+    log p(x) ~ log (1/k) sum_j p(x, z_j) / q(z_j | x); it tightens towards the true NLL as k grows and is never
+    looser than the ELBO in expectation. Images go through in batches of ``decoded_per_batch // k`` to bound memory.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    device = _device(vae)
+    batch_size = max(1, decoded_per_batch // k)
+    total = 0.0
+    for i in range(0, len(x_binary), batch_size):
+        log_w = _log_weights(vae, x_binary[i:i + batch_size].to(device), k, generator)  # (k, n)
+        total -= (torch.logsumexp(log_w.double(), dim=0) - math.log(k)).sum().item()
+    return total / len(x_binary)

@@ -6,10 +6,14 @@ import dataclasses
 
 from torch import nn
 
+from .classifier import Classifier, ClassifierConfig
 from .flow import Flow, FlowConfig
+from .vae import VAE, VAEConfig
 
 MODELS: dict[str, tuple[type[nn.Module], type]] = {
     "flow": (Flow, FlowConfig),
+    "vae": (VAE, VAEConfig),
+    "classifier": (Classifier, ClassifierConfig),
 }
 
 

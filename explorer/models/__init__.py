@@ -8,10 +8,12 @@ from torch import nn
 
 from .classifier import Classifier, ClassifierConfig
 from .flow import Flow, FlowConfig
+from .gan import GAN, GANConfig
 from .vae import VAE, VAEConfig
 
 MODELS: dict[str, tuple[type[nn.Module], type]] = {
     "flow": (Flow, FlowConfig),
+    "gan": (GAN, GANConfig),
     "vae": (VAE, VAEConfig),
     "classifier": (Classifier, ClassifierConfig),
 }

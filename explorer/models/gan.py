@@ -1,0 +1,152 @@
+"""A DCGAN-family generative adversarial network whose ``encode`` inverts the generator by optimising z.
+
+Follows DCGAN (Radford et al. 2016, https://arxiv.org/abs/1511.06434): the generator projects z with
+one linear layer to 7 x 7 feature maps and doubles the resolution twice with strided 4x4 transposed
+convolutions, batch normalisation and ReLU; the discriminator mirrors it with strided 4x4 convolutions
+and LeakyReLU(0.2), no pooling. Departures: 28 x 28 images need two upsamplings instead of four; the
+output is a sigmoid over [0, 1] pixels rather than tanh over [-1, 1] (the same map rescaled); the
+discriminator ends in a linear layer over the 7 x 7 maps; and there is no batch norm on the
+discriminator's first layer, as in the paper.
+
+With ``loss="wgan-gp"`` the discriminator is the critic of WGAN-GP (Gulrajani et al. 2017,
+https://arxiv.org/abs/1704.00028): the same network without batch normalisation, since the gradient
+penalty is taken per sample and batch statistics would couple the samples.
+
+A GAN has no inference network, so ``encode`` finds "the closest point on the manifold": it starts
+from a small encoder's guess (trained on pairs (G(z), z)) and refines z with Adam on the pixel error.
+The result is approximate; ``invert`` also returns the reconstruction and its error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from .base import GenerativeModel
+
+Loss = Literal["nonsaturating", "wgan-gp"]
+
+
+@dataclass
+class GANConfig:
+    latent_dim: int = 64
+    g_width: int = 64  # generator channels at 14 x 14; twice as many at 7 x 7
+    d_width: int = 64  # discriminator channels at 14 x 14; twice as many at 7 x 7
+    e_width: int = 32  # first-guess encoder channels at 14 x 14; 0 for no encoder
+    loss: Loss = "nonsaturating"
+
+
+class Generator(nn.Module):
+    """z (N, latent_dim) -> images (N, 1, 28, 28) in [0, 1]."""
+
+    def __init__(self, latent_dim: int, width: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, 2 * width * 7 * 7, bias=False),
+            nn.Unflatten(1, (2 * width, 7, 7)),
+            nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),  # (N, width, 14, 14)
+            nn.BatchNorm2d(width), nn.ReLU(),
+            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1),  # (N, 1, 28, 28)
+            nn.Sigmoid(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class Discriminator(nn.Module):
+    """Images (N, 1, 28, 28) -> one logit (or, for WGAN-GP, one critic score) per image (N,)."""
+
+    def __init__(self, width: int, batch_norm: bool):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, width, 4, stride=2, padding=1),  # (N, width, 14, 14)
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1, bias=not batch_norm),  # (N, 2 width, 7, 7)
+            nn.BatchNorm2d(2 * width) if batch_norm else nn.Identity(),
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(2 * width * 7 * 7, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(2 * x - 1).squeeze(1)  # the network sees [-1, 1], as in DCGAN
+
+
+class Encoder(nn.Module):
+    """Images (N, 1, 28, 28) -> a first guess of z (N, latent_dim); no batch norm, so each image is on its own."""
+
+    def __init__(self, latent_dim: int, width: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # (N, width, 14, 14)
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # (N, 2 width, 7, 7)
+            nn.Flatten(),
+            nn.Linear(2 * width * 7 * 7, latent_dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(2 * x - 1)
+
+
+class GAN(GenerativeModel):
+    """Generator, discriminator and first-guess encoder; pages use ``decode``, ``sample``, ``encode`` and ``invert``."""
+
+    kind = "gan"
+    inversion = "optimised"
+
+    def __init__(self, config: GANConfig):
+        super().__init__()
+        if config.loss not in ("nonsaturating", "wgan-gp"):
+            raise ValueError(f"loss must be 'nonsaturating' or 'wgan-gp', not {config.loss!r}")
+        self.config = config
+        self.latent_dim = config.latent_dim
+        self.generator = Generator(config.latent_dim, config.g_width)
+        self.discriminator = Discriminator(config.d_width, batch_norm=config.loss == "nonsaturating")
+        self.encoder = Encoder(config.latent_dim, config.e_width) if config.e_width else None
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(z)
+
+    def encode(self, x: torch.Tensor, steps: int = 30, lr: float = 0.1, prior_weight: float = 0.01,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Images (N, 1, 28, 28) -> codes (N, latent_dim) whose G(z) is close to them; see ``invert``."""
+        return self.invert(x, steps, lr, prior_weight, generator)[0]
+
+    def invert(self, x: torch.Tensor, steps: int = 30, lr: float = 0.1, prior_weight: float = 0.01,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Optimise z for each image: -> z (N, latent_dim), G(z) (N, 1, 28, 28), pixel MSE of each image (N,).
+
+        Minimises mean squared pixel error plus ``prior_weight`` (|z| / sqrt(d) - 1)^2, which keeps z near
+        the shell where N(0, I) puts its mass. Starts from the encoder's guess, or without an encoder from
+        N(0, I) drawn with ``generator``. Every image is optimised on its own (the loss is a sum over
+        images and Adam works per coordinate), so batching does not change the result. Only z receives
+        gradients; the model's weights and buffers are never changed, so a shared model is safe.
+        """
+        if self.training:
+            raise RuntimeError("invert needs the model in eval mode (batch norm would use and update batch statistics)")
+        d = self.latent_dim
+        with torch.inference_mode(False), torch.enable_grad():
+            target = x.detach().clone()  # a normal tensor, even when the caller runs under inference_mode
+            if self.encoder is not None:
+                start = self.encoder(target).detach()
+            else:
+                start = torch.randn(len(target), d, generator=generator).to(target.device)
+            z = start.clone().requires_grad_(True)
+            optimizer = torch.optim.Adam([z], lr=lr)
+            for _ in range(steps):
+                error = (self.generator(z) - target).pow(2).flatten(1).mean(1)
+                shell = (z.norm(dim=1) / math.sqrt(d) - 1).pow(2)
+                (grad,) = torch.autograd.grad((error + prior_weight * shell).sum(), [z])
+                z.grad = grad
+                optimizer.step()
+            z = z.detach()
+        with torch.no_grad():
+            reconstruction = self.generator(z)
+        return z, reconstruction, (reconstruction - target).pow(2).flatten(1).mean(1)

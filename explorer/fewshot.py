@@ -1,0 +1,206 @@
+"""Few-shot generation of the held-out digit 9 from k examples: the seed-000 experiment, four ways.
+
+- ``pixel``: baseline, a Gaussian on the top-d principal directions of the k images' pixels.
+- ``flow``: the seed's method, the same Gaussian fitted to the flow's codes of the k images, decoded by the flow.
+- ``vae``: the same in the VAE's latent space.
+- ``finetune``: transfer by fine-tuning (seed 004): a copy of the flow trained on the k images with its
+  early layers frozen, then sampled from its prior. The shared model is never modified.
+
+Every method is scored the same way against the real test 9s (``score``) with the classifier that knows
+all ten digits. Images are float tensors (N, 1, 28, 28) in [0, 1]; every random draw takes a seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import metrics
+from .latent import SubspaceGaussian, fit_gaussian
+from .models.base import GenerativeModel
+from .models.flow import IMAGE_DIM, Flow
+
+METHODS = ("pixel", "flow", "vae", "finetune")
+LABELS = {
+    "pixel": "Pixel Gaussian (baseline)",
+    "flow": "Gaussian in the flow's latent space (the seed's method)",
+    "vae": "Gaussian in the VAE's latent space",
+    "finetune": "Fine-tuned flow (transfer learning)",
+}
+# The checkpoint each method needs besides the classifier that scores it.
+NEEDS = {"pixel": None, "flow": "flow", "vae": "vae", "finetune": "flow"}
+NINE = 9
+# The flow's steps nearest the pixels stay frozen in a fine-tune: like a CNN's first layers they model
+# local stroke statistics that 0-8 share with 9 (seed 004); the later steps and the factor-out prior adapt.
+FROZEN = ("level1",)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What every method is scored against: the real test 9s, their classifier features, their flow codes."""
+
+    nines: torch.Tensor  # (M, 1, 28, 28)
+    features: np.ndarray | None = None  # (M, F), None without a classifier
+    flow_z: torch.Tensor | None = None  # (M, 784), None without a flow
+    flow_log_det: torch.Tensor | None = None  # (M,)
+
+    @property
+    def flow_prior_bpd(self) -> float | None:
+        """Bits/dim of the test 9s under the flow's own N(0, I) prior: what a few-shot fit should beat."""
+        if self.flow_z is None:
+            return None
+        return bits_per_dim(standard_normal_log_prob(self.flow_z), self.flow_log_det)
+
+
+def reference(nines: torch.Tensor, classifier: torch.nn.Module | None = None, flow: Flow | None = None,
+              seed: int = 0) -> Reference:
+    """Score once per checkpoint set what every few-shot run is compared with (seconds on a CPU)."""
+    z, log_det = flow_codes(flow, nines, seed) if flow is not None else (None, None)
+    return Reference(nines.cpu(), metrics.features(classifier, nines) if classifier is not None else None, z, log_det)
+
+
+@torch.no_grad()
+def flow_codes(flow: Flow, x: torch.Tensor, seed: int = 0, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """Codes z (N, 784) and log|det dz/dy| (N,) of images dequantized with seeded noise, on the CPU."""
+    generator = torch.Generator().manual_seed(seed)
+    outs = [flow(flow.dequantize(x[i:i + batch_size].to(flow.device), generator)) for i in range(0, len(x), batch_size)]
+    return torch.cat([z for z, _ in outs]).cpu(), torch.cat([ld for _, ld in outs]).cpu()
+
+
+def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
+    return -0.5 * (z.double() ** 2).sum(1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
+
+
+def bits_per_dim(log_pz: torch.Tensor, log_det: torch.Tensor) -> float:
+    """Mean bits per pixel of discrete images from log p(z) and the flow's log-Jacobian (256 bins a pixel)."""
+    log_px = log_pz.double() + log_det.double() - IMAGE_DIM * math.log(256)
+    return float(-log_px.mean() / (IMAGE_DIM * math.log(2)))
+
+
+# -- the four methods -------------------------------------------------------------------------------
+
+def pixel_gaussian(examples: torch.Tensor, dim: int, n: int, seed: int,
+                   temperature: float = 1.0) -> tuple[torch.Tensor, SubspaceGaussian]:
+    """Baseline: fit the Gaussian to the images' pixels (k, 784), sample ``n`` images, clip to [0, 1]."""
+    gaussian = fit_gaussian(examples.flatten(1).cpu(), dim)
+    x = gaussian.sample(n, torch.Generator().manual_seed(seed), temperature)
+    return x.clamp(0, 1).view(n, 1, 28, 28), gaussian
+
+
+@torch.no_grad()
+def latent_gaussian(model: GenerativeModel, examples: torch.Tensor, dim: int, n: int, seed: int,
+                    temperature: float = 1.0) -> tuple[torch.Tensor, SubspaceGaussian]:
+    """The seed's method in any model's latent space: encode, fit the Gaussian, sample codes, decode."""
+    gaussian = fit_gaussian(model.encode(examples.to(model.device)), dim)
+    z = gaussian.sample(n, torch.Generator().manual_seed(seed), temperature)
+    return model.decode(z.to(model.device)).cpu(), gaussian
+
+
+def finetune(flow: Flow, examples: torch.Tensor, *, steps: int = 60, lr: float = 1e-4, seed: int = 0,
+             progress: Callable[[int, float], None] | None = None) -> Flow:
+    """A copy of ``flow`` trained by maximum likelihood on ``examples`` with the ``FROZEN`` steps fixed.
+
+    ``progress(step, bits_per_dim)`` is called after every step. The shared model is only read.
+    """
+    with torch.inference_mode(False), torch.enable_grad():
+        tuned = copy.deepcopy(flow)
+        tuned.requires_grad_(False)
+        for name, module in tuned.named_children():
+            module.requires_grad_(name not in FROZEN)
+        trainable = [p for p in tuned.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(trainable, lr=lr)
+        x = examples.to(tuned.device).clone()
+        generator = torch.Generator().manual_seed(seed)
+        for step in range(steps):
+            noise = torch.rand(x.shape, generator=generator).to(x.device)
+            loss = tuned.bits_per_dim(x, noise=noise).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 100.0)
+            optimizer.step()
+            if progress is not None:
+                progress(step + 1, loss.item())
+    return tuned.eval().requires_grad_(False)
+
+
+# -- scoring ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scores:
+    """How good a method's samples are, each number comparable across methods."""
+
+    share_nine: float | None  # fraction of samples the classifier calls 9
+    frechet: float | None  # classifier-feature Frechet distance to the real test 9s
+    copy_distance: float  # mean pixel L2 distance from each sample to its nearest example
+    real_distance: float  # the same for the real test 9s: what "not copying" looks like
+    likelihood: float | None  # of the test 9s, in the unit below; None where the method has none
+    likelihood_unit: str | None
+
+
+def nearest_distance(x: torch.Tensor, examples: torch.Tensor) -> float:
+    """Mean over images ``x`` of the pixel L2 distance to the nearest of ``examples``."""
+    return float(torch.cdist(x.flatten(1).double().cpu(), examples.flatten(1).double().cpu()).min(1).values.mean())
+
+
+def score(samples: torch.Tensor, examples: torch.Tensor, ref: Reference, classifier: torch.nn.Module | None,
+          likelihood: tuple[float, str] | None = None) -> Scores:
+    share = frechet = None
+    if classifier is not None:
+        share = float((metrics.predict_proba(classifier, samples).argmax(1) == NINE).float().mean())
+        if ref.features is not None:
+            frechet = metrics.frechet_distance(metrics.features(classifier, samples), ref.features)
+    value, unit = likelihood or (None, None)
+    return Scores(share, frechet, nearest_distance(samples, examples), nearest_distance(ref.nines, examples), value, unit)
+
+
+def pixel_likelihood(gaussian: SubspaceGaussian, ref: Reference) -> tuple[float, str] | None:
+    """Mean log-density of the test 9s' coordinates in the Gaussian's d-D PCA subspace (nats; higher is better)."""
+    if gaussian.dim == 0:
+        return None
+    return float(gaussian.log_prob_subspace(ref.nines.flatten(1)).mean()), f"nats in {gaussian.dim}-D PCA space"
+
+
+def latent_likelihood(gaussian: SubspaceGaussian, ref: Reference) -> tuple[float, str] | None:
+    """Bits/dim of the test 9s under the flow with the fitted Gaussian as its prior (N(0, 1) off its subspace)."""
+    if ref.flow_z is None:
+        return None
+    return bits_per_dim(gaussian.log_prob(ref.flow_z, residual_var=1.0), ref.flow_log_det), "bits/dim"
+
+
+@dataclass(frozen=True)
+class Result:
+    method: str
+    samples: np.ndarray  # (n, 28, 28) float32 in [0, 1]
+    scores: Scores
+
+
+def run(method: str, examples: torch.Tensor, ref: Reference, *, flow: Flow | None = None,
+        vae: GenerativeModel | None = None, classifier: torch.nn.Module | None = None, n: int = 64, dim: int = 10,
+        seed: int = 0, temperature: float = 1.0, steps: int = 60,
+        progress: Callable[[int, float], None] | None = None) -> Result:
+    """Generate ``n`` 9s with ``method`` from ``examples`` (k, 1, 28, 28) and score them against ``ref``."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    model = {"flow": flow, "vae": vae, "finetune": flow}.get(method)
+    if NEEDS[method] and model is None:
+        raise ValueError(f"method {method!r} needs the {NEEDS[method]} checkpoint")
+    examples = examples.cpu()
+    if method == "pixel":
+        samples, gaussian = pixel_gaussian(examples, dim, n, seed, temperature)
+        likelihood = pixel_likelihood(gaussian, ref)
+    elif method in ("flow", "vae"):
+        samples, gaussian = latent_gaussian(model, examples, dim, n, seed, temperature)
+        likelihood = latent_likelihood(gaussian, ref) if method == "flow" else None
+    else:
+        tuned = finetune(flow, examples, steps=steps, seed=seed, progress=progress)
+        with torch.no_grad():
+            samples = tuned.sample(n, temperature, torch.Generator().manual_seed(seed)).cpu()
+            z, log_det = flow_codes(tuned, ref.nines)
+        likelihood = bits_per_dim(standard_normal_log_prob(z), log_det), "bits/dim"
+    samples = samples.float().clamp(0, 1)
+    return Result(method, samples[:, 0].numpy(), score(samples, examples, ref, classifier, likelihood))

@@ -230,3 +230,16 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         if (module, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
         return super().find_class(module, name)
+
+
+def pick(digits: Digits, digit: int, index: int) -> torch.Tensor:
+    """Image number ``index`` among the ``digit`` images of ``digits``, as float (1, 1, 28, 28) in [0, 1]."""
+    pool = digits.of_classes([digit])
+    if not 0 <= index < len(pool):
+        raise IndexError(f"there are {len(pool)} images of {digit}, no number {index}")
+    return pool.where(torch.arange(len(pool)) == index).as_float()
+
+
+def random_index(count: int, seed: int, slot: int = 0) -> int:
+    """An index below ``count`` drawn from ``seed``; each ``slot`` is an independent draw from the same seed."""
+    return int(torch.randint(count, (1,), generator=torch.Generator().manual_seed(seed * 1009 + slot)))

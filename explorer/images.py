@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 
 def to_numpy(images: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -51,3 +51,24 @@ def gif_bytes(frames: np.ndarray, scale: int = 4, frame_ms: int = 80) -> bytes:
     buffer = io.BytesIO()
     pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0)
     return buffer.getvalue()
+
+
+def labelled_grid(images: torch.Tensor | np.ndarray, labels: list[str], ncols: int = 8, scale: int = 3,
+                  pad: int = 2) -> np.ndarray:
+    """Like ``grid`` (upscaled ``scale`` times) with a text strip under each image: labels that stay with their picture."""
+    images = to_numpy(images)
+    if len(labels) != len(images):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    font = ImageFont.load_default(size=4 * scale)
+    size, strip = 28 * scale, 5 * scale
+    ncols = max(1, min(ncols, len(images)))
+    nrows = -(-len(images) // ncols)
+    cell_w, cell_h = size + pad * scale, size + strip + pad * scale
+    canvas = Image.new("L", (ncols * cell_w + pad * scale, nrows * cell_h + pad * scale), 0)
+    draw = ImageDraw.Draw(canvas)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        r, c = divmod(i, ncols)
+        x, y = pad * scale + c * cell_w, pad * scale + r * cell_h
+        canvas.paste(Image.fromarray((upscale(image, scale) * 255).round().astype(np.uint8)), (x, y))
+        draw.text((x + size / 2, y + size + strip / 2), label, fill=255, font=font, anchor="mm")
+    return np.asarray(canvas, dtype=np.float32) / 255

@@ -13,8 +13,10 @@ from typing import Literal
 
 import torch
 
-Path = Literal["linear", "spherical"]
-PATHS: tuple[Path, ...] = ("linear", "spherical")
+from .models.base import GenerativeModel
+
+PathKind = Literal["linear", "spherical"]
+PATHS: tuple[PathKind, ...] = ("linear", "spherical")
 
 
 def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -46,7 +48,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return path.to(a.dtype)
 
 
-def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int, path: Path = "linear") -> torch.Tensor:
+def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int, path: PathKind = "linear") -> torch.Tensor:
     """``steps`` codes (steps, D) from ``a`` to ``b`` inclusive, evenly spaced in the path's parameter."""
     if steps < 2:
         raise ValueError(f"need at least 2 steps to include both endpoints, got {steps}")
@@ -56,7 +58,7 @@ def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int, path: Path = "line
     return (lerp if path == "linear" else slerp)(a.flatten(), b.flatten(), t)
 
 
-def round_trip(a: torch.Tensor, b: torch.Tensor, steps: int, path: Path = "linear") -> torch.Tensor:
+def round_trip(a: torch.Tensor, b: torch.Tensor, steps: int, path: PathKind = "linear") -> torch.Tensor:
     """The seed's 2 -> Z -> 8 -> Z -> 2 loop: codes (2 * steps - 2, D) from ``a`` to ``b`` and back.
 
     The way back leaves out both ends, so a looping animation shows every code once per turn without
@@ -69,6 +71,31 @@ def round_trip(a: torch.Tensor, b: torch.Tensor, steps: int, path: Path = "linea
 def analogy(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """a : b :: c : ?  answered in latent space as c + (b - a) (Mikolov-style vector offsets), shapes (N, D)."""
     return c + (b - a)
+
+
+@torch.no_grad()
+def walk(model: GenerativeModel, x_a: torch.Tensor, x_b: torch.Tensor, steps: int,
+         path: PathKind = "linear") -> torch.Tensor:
+    """Images (2 * steps - 2, 1, 28, 28) decoded along the round trip between images ``x_a`` and ``x_b`` (1, 1, 28, 28).
+
+    Frames 0 .. steps - 1 go from a to b; frame 0 and frame steps - 1 are the model's own versions of
+    the two images (the images themselves for an exactly invertible model).
+    """
+    z = model.encode(torch.cat([x_a, x_b]).to(model.device))
+    return model.decode(round_trip(z[0], z[1], steps, path)).cpu()
+
+
+@torch.no_grad()
+def solve_analogy(model: GenerativeModel, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Images (4, 1, 28, 28): the model's versions of a, b, c, then the answer decoded from c + (b - a)."""
+    z = model.encode(torch.cat([a, b, c]).to(model.device))
+    return model.decode(torch.cat([z, analogy(z[0:1], z[1:2], z[2:3])])).cpu()
+
+
+def crossing(probs: torch.Tensor, start: int, end: int) -> int | None:
+    """First frame of ``probs`` (T, 10) where the classifier prefers digit ``end`` to digit ``start``; None if never."""
+    later = torch.nonzero(probs[:, end] > probs[:, start]).flatten()
+    return int(later[0]) if len(later) else None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import threading
 import streamlit as st
 import torch
 
-from . import checkpoints, images
+from . import checkpoints, data, images
 from .device import describe, pick_device
 
 # The checkpoints the product ships, in the order the app lists them.
@@ -95,3 +95,27 @@ def on_device(fn, *args, **kwargs):
     """Run ``fn`` under the device lock and without autograd (thread-local, so set per call)."""
     with device_lock, torch.inference_mode():
         return fn(*args, **kwargs)
+
+
+@st.cache_resource(show_spinner="Loading MNIST...")
+def _mnist(split: str) -> data.Digits:
+    return data.load_mnist(split)
+
+
+def mnist(split: str) -> data.Digits:
+    """MNIST ``split``, loaded once per server and shared read-only; stops the page with the reason if unavailable."""
+    try:
+        return _mnist(split)
+    except data.DataUnavailableError as err:
+        st.error(str(err), icon=":material/error:")
+        st.stop()
+
+
+def show_animation(frames, *, scale: int = 6, frame_ms: int = 120, caption: str | None = None,
+                   download: str | None = None, key: str | None = None) -> None:
+    """Frames (T, 28, 28) as a looping GIF that plays in the browser, with a GIF download when ``download`` names the file."""
+    gif = images.gif_bytes(frames, scale=scale, frame_ms=frame_ms)
+    st.image(gif, caption=caption)
+    if download:
+        st.download_button("Download GIF", gif, file_name=download, mime="image/gif",
+                           on_click="ignore", key=key or f"download-{download}")

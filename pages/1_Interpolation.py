@@ -1,0 +1,176 @@
+"""Interpolation: walk through a model's latent space from one digit to another and back; latent analogies."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from explorer import data, images, latent, metrics, ui
+
+st.set_page_config(page_title="Interpolation · Latent Explorer", page_icon=":material/timeline:", layout="wide")
+st.title("Interpolation")
+st.markdown(
+    "Each model turns a digit into a code, a point in its latent space. Here we encode two test images, "
+    "walk in a straight line (or along the sphere) from one code to the other and back — the **2 → Z → 8 → Z → 2** "
+    "loop — and decode every step. Look for where the classifier stops seeing the first digit and starts seeing "
+    "the second, and whether the frames in between still look like handwriting."
+)
+
+INTRO_ANALOGY = (
+    "**a : b :: c : ?** — the change from *a* to *b* is a direction in latent space, b − a. Adding it to *c* "
+    "asks the model to make the same change to *c*: with a = one 2, b = an 8 and c = another 2, a good latent "
+    "space answers with an 8 in c's handwriting."
+)
+
+
+# -- choices --------------------------------------------------------------------------------------
+
+def mode_ui() -> str:
+    return st.sidebar.segmented_control("Mode", ["Interpolation", "Analogy"], default="Interpolation",
+                                        required=True, key="mode")
+
+
+def random_ui() -> int | None:
+    """The seed that draws the test images, or None when they are picked by number."""
+    if st.sidebar.toggle("Random test images", key="random", help="Draw every image with the seed below."):
+        return ui.seed_input(key="image-seed", label="Image seed")
+    return None
+
+
+def image_ui(label: str, default: tuple[int, int], slot: int, seed: int | None, test: data.Digits) -> tuple[int, int]:
+    """One test image: its digit and its number among that digit's test images (``default`` is both)."""
+    left, right = st.sidebar.columns(2)
+    digit = left.selectbox(label, range(10), index=default[0], key=f"digit-{slot}")
+    count = len(test.of_classes([digit]))
+    if seed is None:
+        index = right.number_input(f"{digit} number", 0, count - 1, value=min(default[1], count - 1), key=f"index-{slot}-{digit}",
+                                   help=f"Which of the {count} test images of {digit}.")
+    else:
+        index = data.random_index(count, seed, slot)
+        right.number_input(f"{digit} number", value=index, disabled=True, key=f"drawn-{slot}-{seed}-{digit}")
+    return digit, int(index)
+
+
+def path_ui() -> tuple[str, int]:
+    path = st.sidebar.radio("Path", latent.PATHS, horizontal=True, key="path",
+                            help="Spherical keeps every code about as long as the endpoints' codes, where the "
+                                 "prior puts its mass; a straight line passes through shorter codes in the middle.")
+    steps = st.sidebar.slider("Steps from start to end", 3, 24, 10, key="steps")
+    return path, steps
+
+
+# -- cached work (keyed by checkpoint hashes and choices, never by tensors) --------------------------
+
+def images_of(test: data.Digits, picks) -> torch.Tensor:
+    return torch.cat([data.pick(test, digit, index) for digit, index in picks])
+
+
+@st.cache_data(max_entries=64, show_spinner="Walking through latent space...")
+def walk(sha: str, picks: tuple, steps: int, path: str, _model, _x) -> np.ndarray:
+    return images.to_numpy(ui.on_device(latent.walk, _model, _x[0:1], _x[1:2], steps, path))
+
+
+@st.cache_data(max_entries=64, show_spinner="Solving the analogy...")
+def analogy(sha: str, picks: tuple, _model, _x) -> np.ndarray:
+    return images.to_numpy(ui.on_device(latent.solve_analogy, _model, _x[0:1], _x[1:2], _x[2:3]))
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def probabilities(classifier_sha: str, frames_key: tuple, _classifier, _frames: np.ndarray) -> np.ndarray:
+    return ui.on_device(metrics.predict_proba, _classifier, torch.from_numpy(_frames)[:, None]).numpy()
+
+
+# -- showing --------------------------------------------------------------------------------------
+
+def show_digits(pictures: np.ndarray, captions: list[str], scale: int = 4) -> None:
+    for column, picture, caption in zip(st.columns(len(pictures)), pictures, captions):
+        column.image(images.upscale(picture, scale), caption=caption, output_format="PNG", clamp=True)
+
+
+def probability_chart(probs: np.ndarray, start: int, end: int, cross: int | None) -> go.Figure:
+    """Class probabilities along the path: the start and end digits in colour, others that ever reach 5% in grey."""
+    figure = go.Figure()
+    colours = {start: "#1f77b4", end: "#d62728"}
+    for digit in range(10):
+        if digit in colours or probs[:, digit].max() >= 0.05:
+            figure.add_scatter(y=probs[:, digit], mode="lines+markers", name=str(digit),
+                               line={"color": colours.get(digit, "#9e9e9e"), "width": 3 if digit in colours else 1.5,
+                                     "dash": "solid" if digit in colours else "dot"})
+    if cross is not None:
+        figure.add_vline(x=cross, line_dash="dash", line_color="#555", annotation_text=f"{end} from step {cross}")
+    figure.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend_title_text="digit",
+                         xaxis_title="step", yaxis_title="classifier probability", yaxis_range=[0, 1.02])
+    return figure
+
+
+def describe(picks, seed: int | None) -> list[str]:
+    drawn = f" (seed {seed})" if seed is not None else ""
+    return [f"test {digit} #{index}{drawn}" for digit, index in picks]
+
+
+def model_versions(model, pictures: np.ndarray, labels: list[str]) -> None:
+    """Where the model cannot invert exactly, show what it made of the real images, side by side."""
+    if model.model.inversion != "exact":
+        st.caption(f"The model's versions — approximate: {model.model.inversion} inversion. The path starts "
+                   "and ends here, not at the real images.")
+        show_digits(pictures, [f"model's {label}" for label in labels])
+
+
+# -- the page -------------------------------------------------------------------------------------
+
+model = ui.select_model()
+if model is None:
+    st.stop()
+test = ui.mnist("test")
+mode = mode_ui()
+seed = random_ui()
+classifier = ui.load("classifier")
+if classifier is None:
+    st.info("Without the classifier the page still walks and animates, but cannot say which digit each frame shows.")
+
+if mode == "Interpolation":
+    picks = (image_ui("Start digit", (2, 0), 0, seed, test), image_ui("End digit", (8, 0), 1, seed, test))
+    path, steps = path_ui()
+    x = images_of(test, picks)
+    frames = walk(model.sha256, picks, steps, path, model.model, x)
+    (start, _), (end, _) = picks
+    labels = describe(picks, seed)
+
+    left, middle, right = st.columns([1.1, 1, 2.2])
+    with left:
+        st.subheader("Endpoints")
+        show_digits(images.to_numpy(x), labels)
+        model_versions(model, frames[[0, steps - 1]], labels)
+    with middle:
+        st.subheader(f"{start} → Z → {end} → Z → {start}")
+        ui.show_animation(frames, frame_ms=max(40, 2400 // len(frames)),
+                          caption=f"{len(frames)} frames, {path} path, {model.name}",
+                          download=f"roundtrip_{model.name}_{start}to{end}_{path}_{steps}.gif")
+    with right:
+        st.subheader("What the classifier sees along the way")
+        if classifier is not None:
+            probs = probabilities(classifier.sha256, (model.sha256, picks, steps, path), classifier.model, frames[:steps])
+            cross = latent.crossing(torch.from_numpy(probs), start, end)
+            st.plotly_chart(probability_chart(probs, start, end, cross), key="probabilities")
+            st.caption(f"The classifier prefers {end} to {start} from step {cross} of {steps - 1}."
+                       if cross is not None else f"The classifier never prefers {end} to {start} on this path.")
+    st.subheader("The path, step by step")
+    ui.show_grid(frames[:steps], ncols=steps, scale=3, caption=f"{start} → {end}: {steps} steps, {path} path",
+                 download=f"interpolation_{model.name}_{start}to{end}_{path}_{steps}.png")
+else:
+    st.markdown(INTRO_ANALOGY)
+    picks = (image_ui("a", (2, 0), 2, seed, test), image_ui("b", (8, 0), 3, seed, test),
+             image_ui("c", (2, 1), 4, seed, test))
+    x = images_of(test, picks)
+    answer = analogy(model.sha256, picks, model.model, x)
+    reading = ""
+    if classifier is not None:
+        probs = probabilities(classifier.sha256, (model.sha256, picks, "analogy"), classifier.model, answer[3:])[0]
+        reading = f" — the classifier reads {probs.argmax()} ({probs.max():.0%})"
+    labels = [f"{name}: {label}" for name, label in zip("abc", describe(picks, seed))]
+    show_digits(np.concatenate([images.to_numpy(x), answer[3:]]), labels + [f"? = c + (b − a){reading}"])
+    model_versions(model, answer[:3], list("abc"))
+    st.download_button("Download PNG", images.png_bytes(images.grid(np.concatenate([images.to_numpy(x), answer[3:]]),
+                                                                     ncols=4, scale=4)),
+                       file_name=f"analogy_{model.name}.png", mime="image/png", on_click="ignore")
+st.caption(ui.device_caption())

@@ -1,0 +1,82 @@
+"""Samples: a grid of random digits from a model, reproducible from its seed."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from explorer import images, metrics, ui
+from explorer.data import HELD_OUT_DIGIT
+
+st.set_page_config(page_title="Samples · Latent Explorer", page_icon=":material/grid_view:", layout="wide")
+st.title("Samples")
+st.markdown(
+    "A model makes a new digit by drawing a random code from its Gaussian prior and decoding it. "
+    "**Temperature** scales the codes: below 1 the digits get cleaner and more typical, above 1 more varied "
+    "and stranger. The models never saw a 9 in training: ask the classifier how many it finds anyway."
+)
+
+
+def settings_ui() -> tuple[int, float, int]:
+    n = st.sidebar.select_slider("Samples", [16, 32, 64, 128, 256], value=64, key="n")
+    temperature = st.sidebar.slider("Temperature", 0.0, 1.5, 1.0, 0.05, key="temperature",
+                                    help="Standard deviation of the prior the codes are drawn from; 1 is the prior itself.")
+    return n, temperature, ui.seed_input()
+
+
+@st.cache_data(max_entries=64, show_spinner="Sampling...")
+def samples(sha: str, n: int, temperature: float, seed: int, _model) -> np.ndarray:
+    generator = torch.Generator().manual_seed(seed)
+    return images.to_numpy(ui.on_device(_model.sample, n, temperature, generator))
+
+
+@st.cache_data(max_entries=64, show_spinner="Classifying...")
+def probabilities(classifier_sha: str, samples_key: tuple, _classifier, _samples: np.ndarray) -> np.ndarray:
+    return ui.on_device(metrics.predict_proba, _classifier, torch.from_numpy(_samples)[:, None]).numpy()
+
+
+def counts_chart(predicted: np.ndarray) -> go.Figure:
+    counts = np.bincount(predicted, minlength=10)
+    colours = ["#d62728" if d == HELD_OUT_DIGIT else "#1f77b4" for d in range(10)]
+    figure = go.Figure(go.Bar(x=list(range(10)), y=counts, marker_color=colours, text=counts, textposition="outside"))
+    figure.update_layout(height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis={"dtick": 1, "title": "digit"},
+                         yaxis={"title": "samples", "range": [0, max(counts.max(), 1) * 1.2]})
+    return figure
+
+
+@st.fragment
+def labels_panel(pictures: np.ndarray, key: tuple, ncols: int, scale: int, filename: str) -> None:
+    """The classifier's reading of every sample; its own fragment, so toggling it does not resample."""
+    if not st.toggle("Label each sample with the classifier's reading", key="labels"):
+        return
+    classifier = ui.load("classifier")
+    if classifier is None:
+        return
+    probs = probabilities(classifier.sha256, key, classifier.model, pictures)
+    predicted = probs.argmax(1)
+    labels = [f"{d}  {p:.0%}" for d, p in zip(predicted, probs.max(1))]
+    left, right = st.columns([3, 1])
+    with left:
+        picture = images.labelled_grid(pictures, labels, ncols=ncols, scale=scale)
+        st.image(picture, caption="Each sample with the digit the classifier reads and its confidence.",
+                 output_format="PNG", clamp=True)
+        st.download_button("Download labelled PNG", images.png_bytes(picture), file_name=filename,
+                           mime="image/png", on_click="ignore", key="download-labelled")
+    with right:
+        st.plotly_chart(counts_chart(predicted), key="counts")
+        nines = int((predicted == HELD_OUT_DIGIT).sum())
+        st.caption(f"{nines} of {len(predicted)} samples read as {HELD_OUT_DIGIT}, a digit this model never saw.")
+
+
+model = ui.select_model()
+if model is None:
+    st.stop()
+n, temperature, seed = settings_ui()
+pictures = samples(model.sha256, n, temperature, seed, model.model)
+ncols, scale = (8, 3) if n <= 64 else (16, 2)
+stem = f"samples_{model.name}_n{n}_t{temperature:.2f}_seed{seed}"
+ui.show_grid(pictures, ncols=ncols, scale=scale, download=f"{stem}.png",
+             caption=f"{n} samples from {model.name} at temperature {temperature:.2f}, seed {seed}: "
+                     "the same seed always gives the same grid.")
+labels_panel(pictures, (model.sha256, n, temperature, seed), ncols, scale, f"{stem}_labelled.png")
+st.caption(ui.device_caption())

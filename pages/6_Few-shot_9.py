@@ -1,0 +1,196 @@
+"""Few-shot 9: make the digit no model has seen from k examples, four ways side by side (seed 000)."""
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from explorer import data, fewshot, images, ui, upload
+
+st.set_page_config(page_title="Few-shot 9 · Latent Explorer", page_icon=":material/looks_one:", layout="wide")
+st.title("Few-shot: the digit 9")
+st.markdown(
+    "No generative model here ever saw a 9. Show them **k** examples and ask for more: a Gaussian fitted to the "
+    "examples' pixels (the baseline), the same Gaussian fitted to their codes in the flow's or the VAE's latent "
+    "space (the method of the seed experiment), or a copy of the flow fine-tuned on them. Compare the grids and "
+    "the numbers: does the classifier see 9s, how close are they to real 9s, and do they merely copy the examples?"
+)
+GALLERY = 48
+
+
+# -- choices --------------------------------------------------------------------------------------
+
+def examples_ui(train: data.Digits) -> tuple[str, torch.Tensor, str]:
+    """The k example 9s: (a key that identifies them, images (k, 1, 28, 28), a description)."""
+    nines = train.held_out()
+    source = st.sidebar.radio("Which 9s", ["Random", "Pick from a gallery", "Upload images"], key="source",
+                              help="All from the MNIST training split, or your own images.")
+    if source == "Random":
+        k = st.sidebar.slider("k, the number of examples", 1, 50, 10, key="k")
+        seed = ui.seed_input(key="example-seed", label="Example seed")
+        return f"random:{k}:{seed}", data.few_shot(train, data.HELD_OUT_DIGIT, k, seed).as_float(), \
+            f"{k} training 9s drawn with seed {seed}"
+    if source == "Pick from a gallery":
+        picked = gallery_ui(nines)
+        return f"gallery:{','.join(map(str, picked))}", nines.where(torch.isin(torch.arange(len(nines)),
+                                                                                torch.tensor(picked))).as_float(), \
+            f"{len(picked)} training 9s picked by hand (numbers {', '.join(map(str, picked))})"
+    return uploads_ui()
+
+
+def gallery_ui(nines: data.Digits) -> list[int]:
+    """A page of training 9s with a tick box under each; returns the ticked numbers (at most 50)."""
+    page = st.sidebar.number_input("Gallery page", 0, len(nines) // GALLERY - 1, 0, key="gallery-page",
+                                   help=f"{GALLERY} of the {len(nines)} training 9s per page.")
+    numbers = list(range(page * GALLERY, (page + 1) * GALLERY))
+    with st.expander("Gallery: tick the 9s to learn from, then press *Use these 9s*", expanded=True):
+        with st.form(f"gallery-{page}"):
+            for row in range(0, GALLERY, 12):
+                for column, i in zip(st.columns(12), numbers[row: row + 12]):
+                    column.image(images.upscale(images.to_numpy(nines.images[i])[0], 2), output_format="PNG")
+                    column.checkbox(f"{i}", key=f"pick-{i}", value=i < page * GALLERY + 10)
+            st.form_submit_button("Use these 9s", type="primary")
+    picked = [i for i in numbers if st.session_state.get(f"pick-{i}")][:50]
+    if not picked:
+        st.warning("Tick at least one 9 in the gallery.")
+        st.stop()
+    return picked
+
+
+def uploads_ui() -> tuple[str, torch.Tensor, str]:
+    files = st.file_uploader("Images of a handwritten 9 (PNG, JPEG, ...; one digit per image; up to 50)",
+                             accept_multiple_files=True, key="uploads")
+    digits, names = [], []
+    for file in (files or [])[:50]:
+        try:
+            digits.append(upload.load_digit(file.getvalue(), file.name))
+            names.append(file.name)
+        except upload.UploadError as err:
+            st.warning(str(err), icon=":material/warning:")
+    if not digits:
+        st.info("Upload one or more images of a 9: dark ink on light paper and transparent backgrounds are fine; "
+                "each is cropped, scaled and centred like MNIST.")
+        st.stop()
+    stacked = np.stack(digits)
+    key = "upload:" + hashlib.sha256(stacked.tobytes()).hexdigest()
+    return key, torch.from_numpy(stacked).unsqueeze(1).float() / 255, f"{len(digits)} uploaded: {', '.join(names)}"
+
+
+def methods_ui() -> dict:
+    methods = st.sidebar.multiselect("Methods", fewshot.METHODS, default=["pixel", "flow", "vae"], key="methods",
+                                     format_func=lambda m: fewshot.LABELS[m],
+                                     help="Fine-tuning trains a copy of the flow for a few seconds.")
+    dim = st.sidebar.slider("d, the Gaussian's dimensions", 1, 50, 10, key="dim",
+                            help="Principal directions kept (the seed used 10); at most k - 1 are available.")
+    n = st.sidebar.select_slider("Samples per method", [16, 32, 64, 128], value=64, key="n")
+    temperature = st.sidebar.slider("Temperature", 0.0, 1.5, 1.0, 0.05, key="temperature",
+                                    help="Scales the sampling noise of every method; 1 samples the fitted model itself.")
+    steps = st.sidebar.slider("Fine-tuning steps", 10, 200, 60, 10, key="steps", disabled="finetune" not in methods)
+    seed = ui.seed_input(key="sample-seed", label="Sampling seed")
+    return {"methods": methods, "dim": dim, "n": n, "temperature": temperature, "steps": steps, "seed": seed}
+
+
+# -- cached work (keyed by checkpoint hashes and choices, never by tensors) --------------------------
+
+@st.cache_data(max_entries=8, show_spinner="Scoring the real test 9s once (features and flow codes)...")
+def reference(classifier_sha: str | None, flow_sha: str | None, _nines, _classifier, _flow) -> fewshot.Reference:
+    return ui.on_device(fewshot.reference, _nines, _classifier, _flow)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def generate(method: str, shas: tuple, examples_key: str, settings: tuple, _examples, _ref, _models) -> fewshot.Result:
+    n, dim, temperature, steps, seed = settings
+    if method != "finetune":
+        return ui.on_device(fewshot.run, method, _examples, _ref, **_models, n=n, dim=dim, seed=seed,
+                            temperature=temperature)
+    bar = st.progress(0.0, text="Fine-tuning a copy of the flow...")
+    result = fewshot.run(method, _examples, _ref, **_models, n=n, seed=seed, temperature=temperature, steps=steps,
+                         progress=lambda step, bpd: bar.progress(step / steps, text=f"Fine-tuning: step {step}/{steps}, "
+                                                                                    f"{bpd:.3f} bits/dim on the examples"))
+    bar.progress(1.0, text=f"Fine-tuned a copy of the flow for {steps} steps on the {len(_examples)} examples.")
+    return result
+
+
+# -- showing --------------------------------------------------------------------------------------
+
+def show_result(result: fewshot.Result, settings: dict) -> None:
+    s = result.scores
+    st.markdown(f"**{fewshot.LABELS[result.method]}**")
+    ui.show_grid(result.samples, ncols=8, scale=2,
+                 download=f"fewshot9_{result.method}_seed{settings['seed']}.png", key=f"download-{result.method}")
+    first, second = st.columns(2)
+    first.metric("Called 9", "—" if s.share_nine is None else f"{s.share_nine:.0%}")
+    second.metric("Fréchet distance", "—" if s.frechet is None else f"{s.frechet:.1f}")
+    first.metric("Distance to nearest example", f"{s.copy_distance:.2f}",
+                 help=f"Real test 9s: {s.real_distance:.2f}. Much lower than that means copying.")
+    second.metric("Test 9s' likelihood", "—" if s.likelihood is None else f"{s.likelihood:.3g}",
+                  help=s.likelihood_unit or "This method has no likelihood.")
+
+
+def comparison(results: list[fewshot.Result]) -> pd.DataFrame:
+    rows = []
+    for r in results:
+        s = r.scores
+        rows.append({"method": fewshot.LABELS[r.method], "called 9": s.share_nine, "Fréchet distance": s.frechet,
+                     "distance to nearest example": s.copy_distance, "real 9s' distance": s.real_distance,
+                     "test 9s' likelihood": s.likelihood, "unit": s.likelihood_unit or "—"})
+    return pd.DataFrame(rows)
+
+
+# -- the page -------------------------------------------------------------------------------------
+
+train = ui.mnist("train")
+key, examples, described = examples_ui(train)
+settings = methods_ui()
+models = {"flow": ui.load("flow"), "vae": ui.load("vae"), "classifier": ui.load("classifier")}
+if models["classifier"] is None:
+    st.info("Without the classifier the grids still appear, but not the share of 9s or the Fréchet distance.")
+
+st.subheader("The examples")
+ui.show_grid(examples, ncols=min(len(examples), 25), scale=2, caption=described,
+             download="fewshot9_examples.png", key="download-examples")
+
+runnable = [m for m in settings["methods"] if fewshot.NEEDS[m] is None or models[fewshot.NEEDS[m]] is not None]
+for m in sorted(set(settings["methods"]) - set(runnable), key=fewshot.METHODS.index):
+    st.warning(f"{fewshot.LABELS[m]} needs the {fewshot.NEEDS[m]} checkpoint, which could not be loaded.")
+if not runnable:
+    st.stop()
+
+shas = {name: (c.sha256 if c else None) for name, c in models.items()}
+model_objects = {name: getattr(c, "model", None) for name, c in models.items()}
+ref = reference(shas["classifier"], shas["flow"], ui.mnist("test").held_out().as_float(),
+                model_objects["classifier"], model_objects["flow"])
+config = (settings["n"], settings["dim"], settings["temperature"], settings["steps"], settings["seed"])
+st.subheader("Generated 9s")
+st.caption(f"{settings['n']} samples per method, sampling seed {settings['seed']}, d = {settings['dim']}, "
+           f"temperature {settings['temperature']:.2f}.")
+results = []
+for column, method in zip(st.columns(len(runnable)), runnable):
+    with column:
+        result = generate(method, tuple(sorted(shas.items())), key, config, examples, ref, model_objects)
+        show_result(result, settings)
+        results.append(result)
+
+st.subheader("Side by side")
+st.dataframe(comparison(results), hide_index=True,
+             column_config={"called 9": st.column_config.NumberColumn(format="percent"),
+                            "Fréchet distance": st.column_config.NumberColumn(format="%.1f"),
+                            "distance to nearest example": st.column_config.NumberColumn(format="%.2f"),
+                            "real 9s' distance": st.column_config.NumberColumn(format="%.2f"),
+                            "test 9s' likelihood": st.column_config.NumberColumn(format="%.3f")})
+prior = ref.flow_prior_bpd
+st.caption(
+    f"**Called 9**: share of samples the classifier (trained on all ten digits) reads as 9. **Fréchet distance**: "
+    f"between Gaussians fitted to the classifier's features of the samples and of all {len(ref.nines)} real test 9s "
+    f"(lower is closer; it shrinks with more samples, so compare at equal n). **Distance to nearest example**: mean "
+    f"pixel L2 distance from each sample to the closest of the k examples; the real test 9s sit at the "
+    f"'real 9s' distance', and samples much closer than that copy the examples. **Likelihood** of the real test 9s: "
+    f"bits/dim (lower is better) for the flow with the fitted Gaussian as its prior (its fitted variances along "
+    f"its d directions, the flow's own unit variance in all other directions) and for the fine-tuned flow"
+    + (f"; the flow's own prior gives {prior:.3f} bits/dim" if prior is not None else "")
+    + ". For the pixel Gaussian: mean log-density in nats of the test 9s' coordinates in its d-dimensional PCA "
+      "space (higher is better; not comparable with bits/dim). The VAE has no exact likelihood here."
+)
+st.caption(ui.device_caption())

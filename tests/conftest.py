@@ -1,0 +1,69 @@
+"""Shared fixtures: tiny real checkpoints of every shipped name, so tests never depend on trained weights."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+import torch
+
+from explorer import checkpoints
+from explorer.data import load_mnist
+from explorer.models import build_model
+
+# Small but complete architectures: real cards, real safetensors, the real loader; seconds to build.
+TINY = {
+    "flow": ("flow", {"steps_per_level": 2, "hidden_channels": 16}),
+    "vae": ("vae", {"latent_dim": 8, "channels": [8, 16], "hidden": 32}),
+    "vae2": ("vae", {"latent_dim": 2, "channels": [8, 16], "hidden": 32}),
+    "gan": ("gan", {"latent_dim": 16, "g_width": 8, "d_width": 8, "e_width": 8}),
+    "classifier": ("classifier", {"channels": [8, 16], "hidden": 32}),
+}
+CARD = {"classes": list(range(9)), "train_size": 0, "epochs": 0, "steps": 0, "train_time_s": 0.0,
+        "hardware": "test", "metrics": {}, "command": "tests/conftest.py (untrained)"}
+
+
+def build_tiny_checkpoints(directory) -> None:
+    torch.manual_seed(0)
+    batch = load_mnist("train").seen().as_float()[:256]
+    for name, (kind, config) in TINY.items():
+        model = build_model(kind, config).eval()
+        if hasattr(model, "initialize"):
+            model.initialize(batch)  # the flow's data-dependent ActNorm start
+        checkpoints.save(model, CARD, name, directory)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory):
+    """A folder with tiny checkpoints flow, vae, vae2, gan, classifier, made once per test session."""
+    directory = tmp_path_factory.mktemp("checkpoints")
+    build_tiny_checkpoints(directory)
+    return directory
+
+
+@pytest.fixture
+def checkpoint_env(tiny_checkpoints, monkeypatch):
+    """Point the app at the tiny checkpoints and start with an empty model cache."""
+    import streamlit as st
+
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(tiny_checkpoints))
+    st.cache_resource.clear()
+    yield tiny_checkpoints
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def broken_checkpoints(tiny_checkpoints, tmp_path, monkeypatch):
+    """A copy of the tiny checkpoints whose ``flow`` and ``classifier`` weights are truncated; returns the folder."""
+    import streamlit as st
+
+    directory = tmp_path / "broken"
+    shutil.copytree(tiny_checkpoints, directory)
+    for name in ("flow", "classifier"):
+        weights, _ = checkpoints.paths(name, directory)
+        weights.write_bytes(weights.read_bytes()[: os.path.getsize(weights) // 2])
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(directory))
+    st.cache_resource.clear()
+    yield directory
+    st.cache_resource.clear()

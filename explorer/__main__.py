@@ -21,6 +21,21 @@ def main(argv: list[str] | None = None) -> None:
     verbs.add_parser("train", help=f"train a model: train {{{','.join(TRAINERS)}}} --help")
     data = verbs.add_parser("data", help="fetch MNIST into the local cache and print where it is")
     data.set_defaults(run=_data)
+    sample = verbs.add_parser("sample", help="draw samples from a checkpoint into an (N, 28, 28) float32 .npy file")
+    sample.add_argument("name", help="checkpoint name, e.g. vae")
+    sample.add_argument("--n", type=int, default=64)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--temperature", type=float, default=1.0)
+    sample.add_argument("--out", required=True, help="output .npy file")
+    sample.set_defaults(run=_sample)
+    evaluate = verbs.add_parser("evaluate", help="recompute the metrics of shipped checkpoints and write them into their cards")
+    evaluate.add_argument("--names", nargs="+", default=None, help="checkpoints to evaluate (default: all shipped names)")
+    evaluate.add_argument("--samples", type=int, default=10_000, help="samples per generative model for the Frechet distance")
+    evaluate.add_argument("--iwae-samples", type=int, default=None, help="importance samples per image for the VAE bound")
+    evaluate.add_argument("--test-images", type=int, default=None, help="use only the first N test images (quick checks)")
+    evaluate.add_argument("--device", default=None)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object per checkpoint")
+    evaluate.set_defaults(run=_evaluate)
     args = parser.parse_args(argv)
     args.run(args)
 
@@ -33,6 +48,42 @@ def _data(args: argparse.Namespace) -> None:
     except DataUnavailableError as err:
         sys.exit(str(err))
     print(f"MNIST ready at {cache_file()}: {len(train)} training and {len(test)} test images")
+
+
+def _sample(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from . import checkpoints
+    from .device import pick_device
+    from .evaluate import generate
+
+    try:
+        model = checkpoints.load(args.name, device=pick_device()).model
+    except checkpoints.CheckpointError as err:
+        sys.exit(str(err))
+    if not hasattr(model, "sample_latent"):
+        sys.exit(f"Checkpoint '{args.name}' is a {model.kind}, not a generative model: it cannot be sampled.")
+    images = generate(model, args.n, temperature=args.temperature, seed=args.seed)  # (N, 1, 28, 28)
+    np.save(args.out, images[:, 0].numpy().astype(np.float32))
+    print(f"wrote {args.n} samples of {args.name} (seed {args.seed}, temperature {args.temperature}) to {args.out}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    import json
+
+    from .evaluate import IWAE_SAMPLES, NAMES, evaluate, table
+
+    result = evaluate(args.names or NAMES, samples=args.samples, iwae_samples=args.iwae_samples or IWAE_SAMPLES,
+                      test_images=args.test_images, device=args.device)
+    for name, why in result.skipped.items():
+        print(f"skipped {name}: {why}", file=sys.stderr)
+    for note in result.notes:
+        print(note, file=sys.stderr)
+    if args.json:
+        for name, metrics in result.metrics.items():
+            print(json.dumps({"name": name, "kind": result.kinds[name], "metrics": metrics}))
+    elif result.metrics:
+        print(table(result))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel statistics of the MNIST training
 
 @dataclass
 class ClassifierConfig:
-    channels: tuple[int, int] = (32, 64)  # conv widths at 28 x 28 and 14 x 14
+    channels: tuple[int, int] = (16, 32)  # conv widths at 28 x 28 and 14 x 14
     hidden: int = 128  # feature width (the penultimate layer)
     dropout: float = 0.3
 

@@ -59,8 +59,7 @@ class Decoder(nn.Module):
         )
         self.conv = nn.Sequential(
             nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.SiLU(),  # (N, c1, 14, 14)
-            nn.ConvTranspose2d(c1, c1, 4, stride=2, padding=1), nn.SiLU(),  # (N, c1, 28, 28)
-            nn.Conv2d(c1, 1, 3, padding=1),
+            nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),  # (N, 1, 28, 28)
         )
         self.c2 = c2
 

@@ -1,0 +1,135 @@
+"""Recompute every shipped checkpoint's headline numbers and write them into its card.
+
+Flow: bits/dim on test digits 0-8 and on test 9s. VAE: negative ELBO and the importance-weighted NLL in nats
+on a fixed binarization of test digits 0-8. Every generative model: the Frechet distance between classifier
+features of its samples (temperature 1, seed 0) and of test digits 0-8, beside the floor a perfect model would
+score (training digits 0-8 against the same test digits, equally many), the share of samples the classifier calls
+a 9, and the share it calls one of 0-8 with confidence above 0.9. Classifier: test accuracy on all ten digits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import checkpoints
+from .data import HELD_OUT_DIGIT, load_mnist
+from .device import pick_device
+from .metrics import (binarize, features, frechet_distance, mean_bits_per_dim, predict_proba, vae_iwae_nll,
+                      vae_negative_elbo)
+
+NAMES = ("flow", "vae", "vae2", "gan", "classifier")
+GENERATIVE_KINDS = ("flow", "vae", "gan")
+CLASSIFIER = "classifier"
+IWAE_SAMPLES = 200
+CONFIDENT = 0.9
+
+
+@dataclass
+class Evaluation:
+    """Measured ``metrics`` and ``kinds`` by checkpoint name, and why a name was ``skipped``."""
+
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@torch.no_grad()
+def generate(model: nn.Module, n: int, *, temperature: float = 1.0, seed: int = 0,
+             batch_size: int = 500) -> torch.Tensor:
+    """``n`` samples (n, 1, 28, 28) in [0, 1] on the CPU: the codes of ``model.sample`` for this seed, decoded in batches."""
+    z = model.sample_latent(n, temperature, torch.Generator().manual_seed(seed))
+    chunks = [model.decode(z[i:i + batch_size]).cpu() for i in range(0, n, batch_size)]
+    return torch.cat(chunks) if chunks else torch.empty(0, 1, 28, 28)
+
+
+def sample_quality(model: nn.Module, classifier: nn.Module, reference: torch.Tensor, floor: float,
+                   n: int) -> dict[str, float]:
+    """Classifier-feature Frechet distance of ``n`` samples to ``reference`` images, its ``floor``, and label shares."""
+    images = generate(model, n, temperature=1.0, seed=0)
+    probs = predict_proba(classifier, images)
+    confidence, label = probs.max(1)
+    return {
+        "classifier_fd": round(frechet_distance(features(classifier, images), features(classifier, reference)), 4),
+        "classifier_fd_floor": round(floor, 4),
+        f"share_called_{HELD_OUT_DIGIT}": round((label == HELD_OUT_DIGIT).float().mean().item(), 4),
+        "share_confident_0_8": round(((label != HELD_OUT_DIGIT) & (confidence > CONFIDENT)).float().mean().item(), 4),
+        "fd_samples": n,
+    }
+
+
+def evaluate(names=NAMES, *, directory: Path | None = None, samples: int = 10_000,
+             iwae_samples: int = IWAE_SAMPLES, test_images: int | None = None,
+             device: str | None = None, write: bool = True) -> Evaluation:
+    """Measure checkpoints ``names`` in ``directory`` and, when ``write``, merge the numbers into their cards.
+
+    ``test_images`` keeps only the first so many test images of each set, for quick checks.
+    """
+    device = pick_device(device)
+    test = load_mnist("test")
+    seen, nines, everything = (d.as_float()[:test_images] for d in (test.seen(), test.held_out(), test))
+    labels = test.labels[:test_images]
+    result = Evaluation()
+    classifier = _load(CLASSIFIER, directory, device, result)
+    floor = None
+    if classifier is not None:
+        train = load_mnist("train").seen()
+        pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:samples]
+        floor = frechet_distance(features(classifier.model, train.as_float()[pick]), features(classifier.model, seen))
+    for name in names:
+        checkpoint = classifier if name == CLASSIFIER else _load(name, directory, device, result)
+        if checkpoint is None:
+            continue
+        model, kind = checkpoint.model, checkpoint.card["kind"]
+        metrics: dict[str, float] = {}
+        if kind == "flow":
+            metrics["test_bpd_digits_0_8"] = round(mean_bits_per_dim(model, seen), 4)
+            metrics[f"test_bpd_digit_{HELD_OUT_DIGIT}"] = round(mean_bits_per_dim(model, nines), 4)
+        if kind == "vae":
+            binary = binarize(seen, seed=0)
+            metrics["test_neg_elbo_nats_digits_0_8"] = round(vae_negative_elbo(model, binary, seed=0), 3)
+            metrics["test_iwae_nll_nats_digits_0_8"] = round(vae_iwae_nll(model, binary, k=iwae_samples, seed=0), 3)
+            metrics["iwae_samples"] = iwae_samples
+        if kind in GENERATIVE_KINDS and classifier is not None:
+            metrics.update(sample_quality(model, classifier.model, seen, floor, samples))
+        elif kind in GENERATIVE_KINDS:
+            result.notes.append(f"{name}: no classifier checkpoint, so no Frechet distance or label shares")
+        if kind == CLASSIFIER:
+            predicted = predict_proba(model, everything).argmax(1)
+            metrics["test_accuracy"] = round((predicted == labels).float().mean().item(), 5)
+        result.metrics[name], result.kinds[name] = metrics, kind
+        if write:
+            card = checkpoints.read_card(name, directory)
+            card["metrics"] = {**card["metrics"], **metrics}
+            checkpoints.write_card(card, checkpoints.paths(name, directory)[1])
+    if CLASSIFIER not in names:  # only loaded as the judge of samples; the notes already say what it cost
+        result.skipped.pop(CLASSIFIER, None)
+    return result
+
+
+def _load(name: str, directory: Path | None, device: torch.device, result: Evaluation):
+    """The checkpoint, or None with the reason recorded in ``result.skipped``."""
+    try:
+        return checkpoints.load(name, directory, device)
+    except checkpoints.CheckpointError as err:
+        result.skipped[name] = str(err)
+        return None
+
+
+def table(result: Evaluation) -> str:
+    """The metrics as aligned rows 'checkpoint  kind  metric  value', the Frechet distance beside its floor."""
+    rows = [("checkpoint", "kind", "metric", "value")]
+    for name, metrics in result.metrics.items():
+        for key, value in metrics.items():
+            if key == "classifier_fd_floor":
+                continue
+            text = f"{value:.4g}" if isinstance(value, float) else str(value)
+            if key == "classifier_fd":
+                text += f"  (floor {metrics['classifier_fd_floor']:.4g})"
+            rows.append((name, result.kinds[name], key, text))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3] for row in rows)

@@ -1,0 +1,18 @@
+"""Stateless learning-rate and weight schedules, computed from the step so a resumed run continues exactly."""
+
+from __future__ import annotations
+
+import math
+
+
+def cosine(value: float, step: int, total_steps: int) -> float:
+    """``value`` decayed along a half cosine to zero at ``total_steps``."""
+    progress = min(1.0, step / max(1, total_steps))
+    return value * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def linear_warmup(value: float, step: int, warmup_steps: int) -> float:
+    """``value`` ramped linearly from near 0 over ``warmup_steps`` (at once when that is 0), then held."""
+    if warmup_steps <= 0:
+        return value
+    return value * min(1.0, (step + 1) / warmup_steps)

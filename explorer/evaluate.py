@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -47,19 +48,26 @@ def generate(model: nn.Module, n: int, *, temperature: float = 1.0, seed: int = 
     return torch.cat(chunks) if chunks else torch.empty(0, 1, 28, 28)
 
 
-def sample_quality(model: nn.Module, classifier: nn.Module, reference: torch.Tensor, floor: float,
+def sample_quality(model: nn.Module, classifier: nn.Module, reference: np.ndarray, floor: float,
                    n: int) -> dict[str, float]:
-    """Classifier-feature Frechet distance of ``n`` samples to ``reference`` images, its ``floor``, and label shares."""
+    """Frechet distance of ``n`` samples' classifier features to ``reference`` features (M, F), its ``floor``, label shares."""
     images = generate(model, n, temperature=1.0, seed=0)
     probs = predict_proba(classifier, images)
     confidence, label = probs.max(1)
     return {
-        "classifier_fd": round(frechet_distance(features(classifier, images), features(classifier, reference)), 4),
+        "classifier_fd": round(frechet_distance(features(classifier, images), reference), 4),
         "classifier_fd_floor": round(floor, 4),
         f"share_called_{HELD_OUT_DIGIT}": round((label == HELD_OUT_DIGIT).float().mean().item(), 4),
         "share_confident_0_8": round(((label != HELD_OUT_DIGIT) & (confidence > CONFIDENT)).float().mean().item(), 4),
         "fd_samples": n,
     }
+
+
+def fd_floor(classifier: nn.Module, reference: np.ndarray, n: int) -> float:
+    """Frechet distance of ``n`` training digits 0-8 (a fixed random subset) to ``reference`` features: what real data scores."""
+    train = load_mnist("train").seen()
+    pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:n]
+    return frechet_distance(features(classifier, train.as_float()[pick]), reference)
 
 
 def evaluate(names=NAMES, *, directory: Path | None = None, samples: int = 10_000,
@@ -75,11 +83,7 @@ def evaluate(names=NAMES, *, directory: Path | None = None, samples: int = 10_00
     labels = test.labels[:test_images]
     result = Evaluation()
     classifier = _load(CLASSIFIER, directory, device, result)
-    floor = None
-    if classifier is not None:
-        train = load_mnist("train").seen()
-        pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:samples]
-        floor = frechet_distance(features(classifier.model, train.as_float()[pick]), features(classifier.model, seen))
+    judge = None  # reference features of test digits 0-8 and the floor, computed on first need
     for name in names:
         checkpoint = classifier if name == CLASSIFIER else _load(name, directory, device, result)
         if checkpoint is None:
@@ -95,7 +99,10 @@ def evaluate(names=NAMES, *, directory: Path | None = None, samples: int = 10_00
             metrics["test_iwae_nll_nats_digits_0_8"] = round(vae_iwae_nll(model, binary, k=iwae_samples, seed=0), 3)
             metrics["iwae_samples"] = iwae_samples
         if kind in GENERATIVE_KINDS and classifier is not None:
-            metrics.update(sample_quality(model, classifier.model, seen, floor, samples))
+            if judge is None:
+                reference = features(classifier.model, seen)
+                judge = reference, fd_floor(classifier.model, reference, samples)
+            metrics.update(sample_quality(model, classifier.model, *judge, samples))
         elif kind in GENERATIVE_KINDS:
             result.notes.append(f"{name}: no classifier checkpoint, so no Frechet distance or label shares")
         if kind == CLASSIFIER:

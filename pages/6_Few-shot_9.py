@@ -87,7 +87,8 @@ def methods_ui() -> dict:
     n = st.sidebar.select_slider("Samples per method", [16, 32, 64, 128], value=64, key="n")
     temperature = st.sidebar.slider("Temperature", 0.0, 1.5, 1.0, 0.05, key="temperature",
                                     help="Scales the sampling noise of every method; 1 samples the fitted model itself.")
-    steps = st.sidebar.slider("Fine-tuning steps", 10, 200, 60, 10, key="steps", disabled="finetune" not in methods)
+    steps = st.sidebar.slider("Fine-tuning steps", 10, 200, 60, 10, key="steps",
+                              help="Adam steps on the k examples; the first level of the flow stays frozen.")
     seed = ui.seed_input(key="sample-seed", label="Sampling seed")
     return {"methods": methods, "dim": dim, "n": n, "temperature": temperature, "steps": steps, "seed": seed}
 
@@ -99,18 +100,24 @@ def reference(classifier_sha: str | None, flow_sha: str | None, _nines, _classif
     return ui.on_device(fewshot.reference, _nines, _classifier, _flow)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def generate(method: str, shas: tuple, examples_key: str, settings: tuple, _examples, _ref, _models) -> fewshot.Result:
-    n, dim, temperature, steps, seed = settings
-    if method != "finetune":
-        return ui.on_device(fewshot.run, method, _examples, _ref, **_models, n=n, dim=dim, seed=seed,
-                            temperature=temperature)
+@st.cache_resource(max_entries=4, show_spinner=False)
+def transfer(flow_sha: str, examples_key: str, steps: int, _flow, _examples, _ref) -> fewshot.Transfer:
+    """A private fine-tuned copy of the flow, kept so that resampling it needs no retraining; outside the
+    device lock, so other sessions are not blocked for its seconds of training."""
     bar = st.progress(0.0, text="Fine-tuning a copy of the flow...")
-    result = fewshot.run(method, _examples, _ref, **_models, n=n, seed=seed, temperature=temperature, steps=steps,
-                         progress=lambda step, bpd: bar.progress(step / steps, text=f"Fine-tuning: step {step}/{steps}, "
-                                                                                    f"{bpd:.3f} bits/dim on the examples"))
-    bar.progress(1.0, text=f"Fine-tuned a copy of the flow for {steps} steps on the {len(_examples)} examples.")
-    return result
+    tuned = fewshot.transfer(_flow, _examples, _ref, steps=steps, progress=lambda step, bpd: bar.progress(
+        step / steps, text=f"Fine-tuning: step {step}/{steps}, {bpd:.3f} bits/dim on the examples"))
+    bar.progress(1.0, text=f"Fine-tuned a copy of the flow for {steps} steps on the {len(_examples)} examples "
+                           f"(training noise seed {fewshot.FINETUNE_SEED}).")
+    return tuned
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def generate(method: str, shas: dict, examples_key: str, settings: tuple, _examples, _ref, _models,
+             _tuned) -> fewshot.Result:
+    n, dim, temperature, seed, _ = settings
+    return ui.on_device(fewshot.run, method, _examples, _ref, **_models, n=n, dim=dim, seed=seed,
+                        temperature=temperature, tuned=_tuned)
 
 
 # -- showing --------------------------------------------------------------------------------------
@@ -162,14 +169,16 @@ shas = {name: (c.sha256 if c else None) for name, c in models.items()}
 model_objects = {name: getattr(c, "model", None) for name, c in models.items()}
 ref = reference(shas["classifier"], shas["flow"], ui.mnist("test").held_out().as_float(),
                 model_objects["classifier"], model_objects["flow"])
-config = (settings["n"], settings["dim"], settings["temperature"], settings["steps"], settings["seed"])
 st.subheader("Generated 9s")
 st.caption(f"{settings['n']} samples per method, sampling seed {settings['seed']}, d = {settings['dim']}, "
            f"temperature {settings['temperature']:.2f}.")
 results = []
 for column, method in zip(st.columns(len(runnable)), runnable):
     with column:
-        result = generate(method, tuple(sorted(shas.items())), key, config, examples, ref, model_objects)
+        steps = settings["steps"] if method == "finetune" else None
+        tuned = transfer(shas["flow"], key, steps, model_objects["flow"], examples, ref) if steps else None
+        config = (settings["n"], settings["dim"], settings["temperature"], settings["seed"], steps)
+        result = generate(method, shas, key, config, examples, ref, model_objects, tuned)
         show_result(result, settings)
         results.append(result)
 

@@ -67,3 +67,21 @@ def broken_checkpoints(tiny_checkpoints, tmp_path, monkeypatch):
     st.cache_resource.clear()
     yield directory
     st.cache_resource.clear()
+
+
+@pytest.fixture
+def media(monkeypatch):
+    """Every image, GIF or download an AppTest run serves (content, mimetype, filename), by the file id in its URL."""
+    from streamlit.runtime.memory_media_file_storage import MemoryFile, MemoryMediaFileStorage
+
+    served: dict[str, MemoryFile] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def recording(self, path_or_data, mimetype, kind, filename=None):
+        file_id = original(self, path_or_data, mimetype, kind, filename)
+        served[file_id] = self.get_file(file_id)
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
+    return served
+

@@ -1,0 +1,49 @@
+"""Helpers for the AppTests of pages: what an image element shows, where an AppTest keeps only its URL."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import PurePosixPath
+
+from PIL import Image
+
+def served(media: dict, url: str):
+    """The file (content, mimetype, filename) behind a media ``url``, from the ``media`` fixture's recording."""
+    return media[PurePosixPath(url).stem]
+
+
+def served_image(media: dict, element) -> Image.Image:
+    """The picture an ``st.image`` element shows."""
+    return Image.open(io.BytesIO(served(media, element.proto.imgs[0].url).content))
+
+
+def downloads(at, media) -> list[str]:
+    """File names of the page's download buttons, in order."""
+    return [served(media, button.proto.url).filename for button in at.get("download_button")]
+
+
+def frame_count(image: Image.Image) -> int:
+    return getattr(image, "n_frames", 1)
+
+
+def plotly_figure(at, key: str) -> dict:
+    """The figure JSON of the ``st.plotly_chart`` with ``key``."""
+    (chart,) = [e for e in at.get("plotly_chart") if e.proto.id.endswith(f"-{key}")]
+    return json.loads(chart.proto.spec)
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def series(trace: dict, axis: str = "y"):
+    """A trace's values, whether plotly wrote them as a list or as a base64 typed array."""
+    import base64
+
+    import numpy as np
+
+    values = trace[axis]
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+    return np.asarray(values)

@@ -1,0 +1,123 @@
+"""Few-shot methods: shapes and ranges, seeds, the shared flow left untouched, scores that mean what they say."""
+
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import checkpoints, fewshot, metrics
+from explorer.__main__ import main as cli
+from explorer.data import HELD_OUT_DIGIT, few_shot, load_mnist
+
+
+@pytest.fixture(scope="module")
+def models(tiny_checkpoints):
+    return {name: checkpoints.load(name, tiny_checkpoints).model for name in ("flow", "vae", "classifier")}
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return few_shot(load_mnist("train"), HELD_OUT_DIGIT, 10, seed=0).as_float()
+
+
+@pytest.fixture(scope="module")
+def ref(models):
+    nines = load_mnist("test").held_out().as_float()[:200]
+    return fewshot.reference(nines, models["classifier"], models["flow"])
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("method", fewshot.METHODS)
+def test_each_method_returns_n_images_in_unit_range_with_scores(method, models, examples, ref):
+    result = fewshot.run(method, examples, ref, **models, n=12, dim=5, seed=0, steps=3)
+    assert result.method == method
+    assert result.samples.shape == (12, 28, 28) and result.samples.dtype == np.float32
+    assert result.samples.min() >= 0 and result.samples.max() <= 1
+    s = result.scores
+    assert 0 <= s.share_nine <= 1 and s.frechet >= 0 and s.copy_distance >= 0 and s.real_distance > 0
+    assert (s.likelihood is None) == (method == "vae")
+
+
+@pytest.mark.parametrize("method", fewshot.METHODS)
+def test_the_same_seed_gives_the_same_samples(method, models, examples, ref):
+    def samples(seed):
+        return fewshot.run(method, examples, ref, **models, n=6, dim=4, seed=seed, steps=2).samples
+
+    first = samples(3)
+    assert np.array_equal(first, samples(3))
+    assert not np.array_equal(first, samples(4))
+
+
+def test_finetune_leaves_the_shared_flow_untouched(models, examples):
+    flow = models["flow"]
+    before = weights_digest(flow)
+    flags = [p.requires_grad for p in flow.parameters()]
+    steps = []
+    tuned = fewshot.finetune(flow, examples, steps=4, seed=0, progress=lambda step, bpd: steps.append((step, bpd)))
+    assert weights_digest(flow) == before
+    assert [p.requires_grad for p in flow.parameters()] == flags and not flow.training
+    assert [s for s, _ in steps] == [1, 2, 3, 4] and all(np.isfinite(b) for _, b in steps)
+    original, changed = dict(flow.named_parameters()), dict(tuned.named_parameters())
+    frozen = [n for n in original if n.startswith(fewshot.FROZEN)]
+    trained = [n for n in original if not n.startswith(fewshot.FROZEN)]
+    assert frozen and all(torch.equal(original[n], changed[n]) for n in frozen)
+    assert any(not torch.equal(original[n], changed[n]) for n in trained)
+
+
+def test_finetune_lowers_the_examples_bits_per_dim(models, examples):
+    flow = models["flow"]
+    tuned = fewshot.finetune(flow, examples, steps=15, lr=1e-3, seed=0)
+    assert metrics.mean_bits_per_dim(tuned, examples) < metrics.mean_bits_per_dim(flow, examples)
+
+
+def test_pixel_gaussian_is_fitted_to_the_examples(examples):
+    samples, gaussian = fewshot.pixel_gaussian(examples, 5, 8, seed=0)
+    assert torch.allclose(gaussian.mean, examples.flatten(1).double().mean(0))
+    assert gaussian.dim == 5
+    centre, _ = fewshot.pixel_gaussian(examples, 5, 2, seed=0, temperature=0.0)
+    assert torch.allclose(centre[0], examples.mean(0).clamp(0, 1), atol=1e-6)
+
+
+def test_reference_prior_bits_per_dim_agrees_with_metrics(models, ref):
+    assert ref.flow_prior_bpd == pytest.approx(metrics.mean_bits_per_dim(models["flow"], ref.nines, seed=0), abs=1e-4)
+
+
+def test_flow_likelihood_uses_the_fitted_gaussian(models, examples, ref):
+    result = fewshot.run("flow", examples, ref, flow=models["flow"], n=4, dim=5)
+    assert result.scores.likelihood_unit == "bits/dim"
+    assert result.scores.likelihood != pytest.approx(ref.flow_prior_bpd)
+
+
+def test_copying_the_examples_has_distance_zero(examples):
+    assert fewshot.nearest_distance(examples, examples) == 0
+    assert fewshot.nearest_distance(examples[:3] + 0.1, examples) > 0
+
+
+def test_methods_without_their_checkpoint_say_so(examples, ref):
+    with pytest.raises(ValueError, match="vae checkpoint"):
+        fewshot.run("vae", examples, ref, n=4)
+    with pytest.raises(ValueError, match="method"):
+        fewshot.run("magic", examples, ref, n=4)
+
+
+def test_scores_without_a_classifier_leave_its_numbers_out(examples, ref):
+    result = fewshot.run("pixel", examples, ref, n=4)
+    assert result.scores.share_nine is None and result.scores.frechet is None
+
+
+def test_cli_writes_the_samples(tiny_checkpoints, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(tiny_checkpoints))
+    out = tmp_path / "nines.npy"
+    cli(["fewshot", "--method", "vae", "--k", "5", "--seed", "2", "--n", "6", "--out", str(out)])
+    samples = np.load(out)
+    assert samples.shape == (6, 28, 28) and samples.dtype == np.float32
+    assert samples.min() >= 0 and samples.max() <= 1
+    assert "wrote 6 few-shot 9s" in capsys.readouterr().err

@@ -1,0 +1,82 @@
+"""AppTests of the Few-shot 9 page: methods side by side, example sources, uploads and broken checkpoints."""
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from explorer.data import load_mnist
+from page_checks import served_image, texts
+
+PAGE = str(Path(__file__).parent.parent / "pages" / "6_Few-shot_9.py")
+GRID = 2 * (8 * 30 + 2)  # 8 x 8 samples of 28 pixels with 2-pixel borders, doubled
+
+
+@pytest.fixture
+def app(checkpoint_env, media):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def sample_grids(at, media) -> list:
+    return [served_image(media, e) for e in at.image if served_image(media, e).size == (GRID, GRID)]
+
+
+def test_three_methods_side_by_side(app, media):
+    assert app.image[0].proto.imgs[0].caption == "10 training 9s drawn with seed 0"
+    assert served_image(media, app.image[0]).size == (2 * (10 * 30 + 2), 2 * 32)
+    assert len(sample_grids(app, media)) == 3
+    assert len(app.metric) == 12
+    table = app.dataframe[0].value
+    assert len(table) == 3 and table["called 9"].between(0, 1).all()
+    assert table["test 9s' likelihood"].isna().tolist() == [False, False, True]  # the VAE has none
+    assert "bits/dim" in texts(app.caption)
+
+
+def test_k_and_seed_choose_the_examples(app, media):
+    app.sidebar.slider(key="k").set_value(3)
+    app.sidebar.number_input(key="example-seed").set_value(5).run()
+    assert not app.exception
+    assert app.image[0].proto.imgs[0].caption == "3 training 9s drawn with seed 5"
+
+
+def test_fine_tuning_shows_its_progress(app, media):
+    app.sidebar.slider(key="steps").set_value(10)
+    app.sidebar.multiselect(key="methods").set_value(["pixel", "finetune"]).run()
+    assert not app.exception
+    assert len(sample_grids(app, media)) == 2
+    assert "Fine-tuned a copy of the flow for 10 steps" in app.get("progress")[0].proto.text
+
+
+def test_gallery_picks(app, media):
+    app.sidebar.radio(key="source").set_value("Pick from a gallery").run()
+    assert not app.exception
+    assert any(e.proto.imgs[0].caption.startswith("10 training 9s picked by hand") for e in app.image)
+    assert len([c for c in app.checkbox if c.value]) == 10
+
+
+def test_uploads_good_and_bad(app, media):
+    nine = load_mnist("test").held_out().images[0].numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(255 - nine).convert("RGB").resize((280, 280)).save(buffer, format="JPEG")
+    app.sidebar.radio(key="source").set_value("Upload images").run()
+    assert "Upload one or more images" in texts(app.info)
+    app.file_uploader(key="uploads").set_value([("nine.jpg", buffer.getvalue(), "image/jpeg"),
+                                                ("notes.txt", b"not a picture", "text/plain")]).run()
+    assert not app.exception
+    assert any(w.value.startswith("notes.txt: not an image") for w in app.warning)
+    assert app.image[0].proto.imgs[0].caption == "1 uploaded: nine.jpg"
+    assert len(sample_grids(app, media)) == 3
+
+
+def test_broken_checkpoints_disable_only_what_needs_them(broken_checkpoints, media):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert any("needs the flow checkpoint" in w.value for w in at.warning)
+    assert any("classifier" in e.value for e in at.error)
+    assert len(at.dataframe[0].value) == 2  # pixel and VAE still run

@@ -1,0 +1,67 @@
+"""AppTests of the Samples page: a seeded grid, the classifier's labels, and a broken classifier."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from page_checks import downloads, plotly_figure, served_image, series, texts
+
+PAGE = str(Path(__file__).parent.parent / "pages" / "2_Samples.py")
+
+
+@pytest.fixture
+def app(checkpoint_env, media):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def grid(at, media) -> np.ndarray:
+    return np.asarray(served_image(media, at.image[0]))
+
+
+def test_default_grid_is_64_samples_with_its_seed(app, media):
+    assert served_image(media, app.image[0]).size == (3 * (8 * 30 + 2), 3 * (8 * 30 + 2))
+    caption = app.image[0].proto.imgs[0].caption
+    assert "64 samples from flow" in caption and "seed 0" in caption
+    assert downloads(app, media) == ["samples_flow_n64_t1.00_seed0.png"]
+
+
+def test_the_same_seed_gives_the_same_grid(app, media):
+    first = grid(app, media)
+    app.sidebar.number_input(key="seed").set_value(1).run()
+    other = grid(app, media)
+    app.sidebar.number_input(key="seed").set_value(0).run()
+    assert np.array_equal(grid(app, media), first) and not np.array_equal(other, first)
+
+
+def test_256_samples_from_each_model(app, media):
+    app.sidebar.select_slider(key="n").set_value(256).run()
+    for name in ("flow", "vae", "gan"):
+        app.sidebar.selectbox(key="model").set_value(name).run()
+        assert not app.exception
+        assert served_image(media, app.image[0]).size == (2 * (16 * 30 + 2), 2 * (16 * 30 + 2))
+
+
+def test_labels_name_every_sample(app, media):
+    app.sidebar.slider(key="temperature").set_value(0.7)
+    app.toggle(key="labels").set_value(True).run()
+    assert not app.exception
+    assert len(app.image) == 2
+    labelled = served_image(media, app.image[1])
+    assert labelled.size[0] == served_image(media, app.image[0]).size[0]  # same columns, plus a text strip per row
+    counts = series(plotly_figure(app, "counts")["data"][0])
+    assert counts.sum() == 64 and len(counts) == 10
+    assert "never saw" in texts(app.caption)
+
+
+def test_broken_classifier_only_disables_the_labels(broken_checkpoints, media):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    at.toggle(key="labels").set_value(True).run()
+    assert not at.exception
+    assert any("classifier" in e.value for e in at.error)
+    assert len(at.image) == 1 and "vae" in at.image[0].proto.imgs[0].caption

@@ -1,4 +1,4 @@
-"""Command line: ``python -m explorer {train,sample,evaluate,data} ...``; each verb has its own ``--help``."""
+"""Command line: ``python -m explorer {train,sample,evaluate,fewshot,data} ...``; each verb has its own ``--help``."""
 
 from __future__ import annotations
 
@@ -36,6 +36,17 @@ def main(argv: list[str] | None = None) -> None:
     evaluate.add_argument("--device", default=None)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object per checkpoint")
     evaluate.set_defaults(run=_evaluate)
+    fewshot = verbs.add_parser("fewshot", help="generate 9s from k training examples (the few-shot page) into a .npy file")
+    fewshot.add_argument("--method", choices=("pixel", "flow", "vae", "finetune"), default="flow")
+    fewshot.add_argument("--k", type=int, default=10, help="number of training 9s to learn from")
+    fewshot.add_argument("--seed", type=int, default=0, help="draws the k examples and the samples")
+    fewshot.add_argument("--n", type=int, default=64)
+    fewshot.add_argument("--dim", type=int, default=10, help="dimensions of the fitted Gaussian")
+    fewshot.add_argument("--temperature", type=float, default=1.0)
+    fewshot.add_argument("--steps", type=int, default=60, help="fine-tuning steps (method finetune)")
+    fewshot.add_argument("--score", action="store_true", help="also print the page's scores as JSON (needs the classifier)")
+    fewshot.add_argument("--out", required=True, help="output .npy file, (N, 28, 28) float32 in [0, 1]")
+    fewshot.set_defaults(run=_fewshot)
     args = parser.parse_args(argv)
     args.run(args)
 
@@ -84,6 +95,37 @@ def _evaluate(args: argparse.Namespace) -> None:
             print(json.dumps({"name": name, "kind": result.kinds[name], "metrics": metrics}))
     elif result.metrics:
         print(table(result))
+
+
+def _fewshot(args: argparse.Namespace) -> None:
+    import dataclasses
+    import json
+
+    import numpy as np
+
+    from . import checkpoints, fewshot
+    from .data import HELD_OUT_DIGIT, few_shot, load_mnist
+    from .device import pick_device
+
+    def load(name: str):
+        try:
+            return checkpoints.load(name, device=pick_device()).model
+        except checkpoints.CheckpointError as err:
+            sys.exit(str(err))
+
+    need = fewshot.NEEDS[args.method]
+    models = {"flow": None, "vae": None, "classifier": load("classifier") if args.score else None}
+    if need:
+        models[need] = load(need)
+    examples = few_shot(load_mnist("train"), HELD_OUT_DIGIT, args.k, args.seed).as_float()
+    nines = load_mnist("test").held_out().as_float()
+    ref = fewshot.reference(nines, models["classifier"], models["flow"] if args.score else None)
+    result = fewshot.run(args.method, examples, ref, **models, n=args.n, dim=args.dim, seed=args.seed,
+                         temperature=args.temperature, steps=args.steps)
+    np.save(args.out, result.samples.astype(np.float32))
+    print(f"wrote {args.n} few-shot 9s ({args.method}, k={args.k}, seed {args.seed}) to {args.out}", file=sys.stderr)
+    if args.score:
+        print(json.dumps({"method": args.method, "k": args.k, "seed": args.seed, **dataclasses.asdict(result.scores)}))
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def vae_negative_elbo(vae: nn.Module, x_binary: torch.Tensor, seed: int = 0, bat
 
 
 @torch.no_grad()
-def vae_iwae_nll(vae: nn.Module, x_binary: torch.Tensor, k: int = 200, seed: int = 0,
+def vae_iwae_nll(vae: nn.Module, x_binary: torch.Tensor, k: int = 100, seed: int = 0,
                  decoded_per_batch: int = 4000) -> float:
     """Importance-weighted estimate of -log p(x) in nats (Burda et al. 2016), mean over binary images (N, 1, 28, 28).
 

@@ -91,7 +91,7 @@ class InvConv1x1(nn.Module):
         self.log_s = nn.Parameter(torch.log(torch.abs(s)))
 
     def weight(self) -> torch.Tensor:
-        eye = torch.eye(self.p.shape[0], device=self.p.device)
+        eye = torch.eye(self.p.shape[0], device=self.p.device, dtype=self.p.dtype)
         lower = self.lower * self.lower_mask + eye
         upper = self.upper * self.lower_mask.T + torch.diag(self.sign_s * torch.exp(self.log_s))
         return self.p @ lower @ upper
@@ -102,7 +102,7 @@ class InvConv1x1(nn.Module):
 
     def inverse(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         log_det = -self.log_s.sum() * y.shape[2] * y.shape[3]
-        w_inv = torch.linalg.inv(self.weight().double()).float()
+        w_inv = torch.linalg.inv(self.weight().double()).to(y.dtype)
         return F.conv2d(y, w_inv[:, :, None, None]), log_det.expand(y.shape[0])
 
 
@@ -238,7 +238,7 @@ class Flow(GenerativeModel):
         """z (N, 784) -> continuous images y (N, 1, 28, 28) and log|det dy/dz| (N,)."""
         n = z.shape[0]
         z1, h = z[:, :392].reshape(n, 2, 14, 14), z[:, 392:].reshape(n, 8, 7, 7)
-        log_det = torch.zeros(n, device=z.device)
+        log_det = torch.zeros(n, device=z.device, dtype=z.dtype)
         for step in reversed(self.level2):
             h, ld = step.inverse(h)
             log_det = log_det + ld

@@ -48,10 +48,11 @@ class FlowTask(Task):
 
 
 def warmup_cosine(lr: float, step: int, total_steps: int) -> float:
-    """Linear warm-up over WARMUP_STEPS, then cosine decay to zero at ``total_steps``."""
-    if step < WARMUP_STEPS:
-        return lr * (step + 1) / WARMUP_STEPS
-    progress = min(1.0, (step - WARMUP_STEPS) / max(1, total_steps - WARMUP_STEPS))
+    """Linear warm-up over WARMUP_STEPS (a tenth of a short run), then cosine decay to zero at ``total_steps``."""
+    warmup = min(WARMUP_STEPS, total_steps // 10)
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
     return lr * 0.5 * (1 + math.cos(math.pi * progress))
 
 

@@ -150,6 +150,8 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context, command: str | None 
         if ctx.is_main:
             print(f"resumed {name} from {snapshot} at epoch {state['epoch']}, step {state['step']}", file=sys.stderr)
     task.total_steps = args.epochs * (len(train_x) // (args.batch_size * ctx.world_size))
+    if args.steps:
+        task.total_steps = min(task.total_steps, args.steps)
     started, last_snapshot = time.time() - state["elapsed"], time.time()
     out_of_time = False
     for epoch in range(state["epoch"], args.epochs):

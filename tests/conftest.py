@@ -85,3 +85,16 @@ def media(monkeypatch):
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
     return served
 
+
+
+@pytest.fixture
+def data_cache(tmp_path, monkeypatch):
+    """An empty data cache (LATENT_EXPLORER_CACHE) that still sees the MNIST file: derived caches start fresh."""
+    from explorer.data import cache_file
+
+    load_mnist("test")  # the file exists before it is linked
+    directory = tmp_path / "cache"
+    directory.mkdir()
+    (directory / cache_file().name).symlink_to(cache_file())
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(directory))
+    return directory

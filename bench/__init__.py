@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench [models|training|embeddings|browser ...]`` prints tables of measured numbers."""

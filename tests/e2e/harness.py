@@ -1,0 +1,94 @@
+"""Start the app as the README does and drive it in Debian's headless Chromium through Playwright."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def browser_missing_reason() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    if not Path(CHROMIUM).exists():
+        return "Debian's chromium is not installed (apt-get install chromium); .ci/run installs it"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (it is in requirements-dev.txt)"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(env: dict[str, str] | None = None, timeout: float = 120):
+    """``./start.sh`` on a free localhost port; yields the base URL and stops the server afterwards."""
+    port = free_port()
+    server_env = {**os.environ, "PORT": str(port), **(env or {})}
+    log = open(ROOT / "artifacts" / f"server-{port}.log", "w") if _artifacts() else subprocess.DEVNULL
+    process = subprocess.Popen([str(ROOT / "start.sh"), "--server.address", "127.0.0.1"], cwd=ROOT,
+                               env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the app exited with code {process.returncode}; see artifacts/server-{port}.log")
+            with contextlib.suppress(OSError):
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                    break
+            if time.time() > deadline:
+                raise TimeoutError(f"the app did not answer on {url} within {timeout} s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)
+
+
+def _artifacts() -> bool:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return True
+
+
+def wait_for_run(page, timeout: float = 60_000) -> None:
+    """Wait for the app's own signal that the script has finished, as Streamlit's end-to-end tests do."""
+    page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").wait_for(
+        state="attached", timeout=timeout)
+    page.wait_for_timeout(150)
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
+        state="attached", timeout=timeout)
+    page.locator("[data-testid='stSkeleton']").first.wait_for(state="detached", timeout=timeout)
+
+
+def exceptions(page) -> list[str]:
+    """Texts of the exception boxes on the page (there should be none)."""
+    return page.locator("[data-testid='stException']").all_inner_texts()
+
+
+def image_sources(page) -> list[str]:
+    """The src of every image Streamlit shows on the main area, to tell whether the output changed."""
+    return page.locator("[data-testid='stMain'] [data-testid='stImage'] img").evaluate_all(
+        "images => images.map(i => i.src)")
+
+
+def screenshot(page, name: str) -> Path:
+    _artifacts()
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

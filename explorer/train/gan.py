@@ -1,0 +1,214 @@
+"""Train the GAN on digits 0-8: non-saturating DCGAN or WGAN-GP, an averaged generator, a first-guess encoder.
+
+    python -m explorer train gan --name gan --epochs 20
+    python -m explorer train gan --name gan-wgan --loss wgan-gp --n-critic 5 --gp-weight 10
+
+Each step makes ``--n-critic`` discriminator updates, one per batch of ``--batch-size`` real images
+(so the loop's batch, and the card's batch_size, is n_critic times larger), then one generator update.
+Defaults follow the papers: DCGAN's Adam(2e-4, betas 0.5, 0.999) for the non-saturating loss;
+WGAN-GP's Adam(1e-4, betas 0, 0.9), 5 critic updates and penalty weight 10.
+
+The shipped generator is an exponential moving average of the trained one (Yazici et al. 2019,
+https://arxiv.org/abs/1806.04498), which smooths the oscillations of adversarial training; its batch
+norm statistics are re-estimated over fresh samples at every epoch end. The first-guess encoder trains
+alongside the GAN, one step per training step, on fresh pairs (G(z), z) from the averaged generator,
+so at the end it fits the generator that ships.
+
+Recorded per step: d_loss (for WGAN-GP with the penalty), g_loss, d_real and d_fake (mean D(x), D(G(z)): probabilities for the
+non-saturating loss, critic scores for WGAN-GP), for WGAN-GP also wasserstein (the critic's estimate
+of the distance) and gradient_penalty, and encoder_loss. At each epoch end the averaged generator
+renders one fixed noise batch: ``epoch_grids``, uint8 (epochs, 64, 28, 28).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data import load_mnist
+from ..models.gan import GAN, GANConfig
+from .loop import Context, Task, add_common_args, fit, make_context
+
+GRID_SIZE = 64
+RECALIBRATION_SAMPLES = 4096
+OPTIMIZER_DEFAULTS = {"nonsaturating": (2e-4, (0.5, 0.999)), "wgan-gp": (1e-4, (0.0, 0.9))}
+
+
+def discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, loss: str) -> torch.Tensor:
+    """What D minimises, from its outputs (N,) on real and generated images (without WGAN-GP's penalty)."""
+    if loss == "wgan-gp":
+        return fake_scores.mean() - real_scores.mean()
+    return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()  # -log D(x) - log(1 - D(G(z)))
+
+
+def generator_loss(fake_scores: torch.Tensor, loss: str) -> torch.Tensor:
+    """What G minimises, from D's outputs (N,) on its images: -log D(G(z)) (non-saturating) or -D(G(z))."""
+    if loss == "wgan-gp":
+        return -fake_scores.mean()
+    return F.softplus(-fake_scores).mean()
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP's penalty: mean (|grad_x critic(x)| - 1)^2 at random points between real and fake images (N, 1, 28, 28)."""
+    eps = torch.rand(len(real), 1, 1, 1, device=real.device)
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(mixed).sum(), [mixed], create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(generator: nn.Module, latent_dim: int, n: int, seed: int, batch_size: int = 256) -> None:
+    """Replace the running statistics of ``generator``'s batch norms by their averages over ``n`` fresh samples."""
+    norms = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average
+    noise = torch.Generator().manual_seed(seed)
+    generator.train()
+    device = next(generator.parameters()).device
+    for i in range(0, n, batch_size):
+        generator(torch.randn(min(batch_size, n - i), latent_dim, generator=noise).to(device))
+    generator.eval()
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+
+
+class GANTask(Task):
+    def __init__(self, config: GANConfig, args: argparse.Namespace, ctx: Context):
+        model = GAN(config).to(ctx.device)
+        generator = copy.deepcopy(model.generator)  # the one trained; model.generator is its average
+        model.generator.eval().requires_grad_(False)
+        optimizers = {
+            "generator": torch.optim.Adam(generator.parameters(), lr=args.lr, betas=args.betas),
+            "discriminator": torch.optim.Adam(model.discriminator.parameters(), lr=args.lr, betas=args.betas),
+        }
+        if model.encoder is not None:
+            optimizers["encoder"] = torch.optim.Adam(model.encoder.parameters(), lr=1e-3)
+        super().__init__(name="gan", modules={"gan": model, "generator": generator}, optimizers=optimizers)
+        self.model, self.config, self.args, self.ctx = model, config, args, ctx
+        self.g, self.d = ctx.wrap(generator), ctx.wrap(model.discriminator)
+        self.e = ctx.wrap(model.encoder) if model.encoder is not None else None
+        self.fixed_noise = torch.randn(GRID_SIZE, config.latent_dim,
+                                       generator=torch.Generator().manual_seed(args.seed)).to(ctx.device)
+
+    def noise(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.config.latent_dim, device=self.ctx.device)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
+        loss, wgan = self.config.loss, self.config.loss == "wgan-gp"
+        opt_d, opt_g = self.optimizers["discriminator"], self.optimizers["generator"]
+        totals: dict[str, float] = {}
+        chunks = x.chunk(self.args.n_critic)
+        for i, real in enumerate(chunks):
+            last = i == len(chunks) - 1  # its generated batch also serves the generator's update
+            with torch.set_grad_enabled(last), self.ctx.autocast():
+                fake = self.g(self.noise(len(real))).float()
+            with self.ctx.autocast():
+                real_scores, fake_scores = self.d(real).float(), self.d(fake.detach()).float()
+            d_loss = discriminator_loss(real_scores, fake_scores, loss)
+            numbers = {"d_loss": d_loss.item()}
+            if wgan:
+                penalty = gradient_penalty(self.d, real, fake.detach())
+                d_loss = d_loss + self.args.gp_weight * penalty
+                numbers.update(d_loss=d_loss.item(), wasserstein=(real_scores.mean() - fake_scores.mean()).item(),
+                               gradient_penalty=penalty.item())
+            real_out, fake_out = (real_scores, fake_scores) if wgan else (real_scores.sigmoid(), fake_scores.sigmoid())
+            numbers.update(d_real=real_out.mean().item(), d_fake=fake_out.mean().item())
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            for key, value in numbers.items():
+                totals[key] = totals.get(key, 0.0) + value / len(chunks)
+
+        # The generator's update goes through the plain discriminator with its weights frozen: no gradients
+        # are computed for them, and DDP does not wait for gradients the discriminator will not get.
+        self.model.discriminator.requires_grad_(False)
+        with self.ctx.autocast():
+            g_loss = generator_loss(self.model.discriminator(fake).float(), loss)
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        self.model.discriminator.requires_grad_(True)
+        self.update_average(step)
+        totals["g_loss"] = g_loss.item()
+        if self.e is not None:
+            totals["encoder_loss"] = self.encoder_step(len(chunks[0]))
+        self.log(**totals)
+        return {k: totals[k] for k in ("d_loss", "g_loss", "d_real", "d_fake")}
+
+    @torch.no_grad()
+    def update_average(self, step: int) -> None:
+        """EMA of the trained generator's weights; the decay ramps up so early averages do not lag far behind."""
+        decay = min(self.args.ema, (1 + step) / (10 + step))
+        trained = self.modules["generator"]
+        for average, current in zip(self.model.generator.parameters(), trained.parameters()):
+            average.lerp_(current, 1 - decay)
+        for average, current in zip(self.model.generator.buffers(), trained.buffers()):
+            average.copy_(current)
+
+    def encoder_step(self, n: int) -> float:
+        """One regression step of the encoder from G(z) to z, on fresh codes and the averaged generator."""
+        z = self.noise(n)
+        with torch.no_grad(), self.ctx.autocast():
+            images = self.model.generator(z).float()
+        with self.ctx.autocast():
+            loss = F.mse_loss(self.e(images).float(), z)
+        opt = self.optimizers["encoder"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    @torch.no_grad()
+    def end_epoch(self, epoch: int) -> None:
+        recalibrate_batch_norm(self.model.generator, self.config.latent_dim, RECALIBRATION_SAMPLES, seed=epoch)
+        grid = (self.model.generator(self.fixed_noise) * 255).round().to(torch.uint8).squeeze(1).cpu()  # (64, 28, 28)
+        previous = self.artifacts.get("epoch_grids", torch.empty(0, GRID_SIZE, 28, 28, dtype=torch.uint8))
+        self.artifacts["epoch_grids"] = torch.cat([previous, grid[None]])
+
+    def evaluate(self, test_x: torch.Tensor, test_y: torch.Tensor) -> dict[str, float]:
+        """How closely the generator can reproduce test digits: inversion error (pixel MSE) on 256 of each kind."""
+        nines = load_mnist("test").held_out().as_float(self.ctx.device)[:256]
+        seen = test_x[:256]
+        metrics = {"invert_mse_digits_0_8": self.model.invert(seen)[2].mean().item(),
+                   "invert_mse_digit_9": self.model.invert(nines)[2].mean().item()}
+        if self.model.encoder is not None:
+            metrics["first_guess_mse_digits_0_8"] = self.model.invert(seen, steps=0)[2].mean().item()
+        return {k: round(v, 5) for k, v in metrics.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m explorer train gan", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    defaults = GANConfig()
+    parser.add_argument("--loss", choices=("nonsaturating", "wgan-gp"), default=defaults.loss)
+    parser.add_argument("--latent-dim", type=int, default=defaults.latent_dim)
+    parser.add_argument("--g-width", type=int, default=defaults.g_width)
+    parser.add_argument("--d-width", type=int, default=defaults.d_width)
+    parser.add_argument("--e-width", type=int, default=defaults.e_width, help="first-guess encoder width; 0: none")
+    parser.add_argument("--n-critic", type=int, default=None,
+                        help="discriminator updates per generator update (default: 5 for wgan-gp, else 1)")
+    parser.add_argument("--gp-weight", type=float, default=10.0, help="WGAN-GP's penalty weight lambda")
+    parser.add_argument("--ema", type=float, default=0.999, help="decay of the generator average (0: no averaging)")
+    add_common_args(parser, epochs=20, batch_size=64, lr=None)
+    args = parser.parse_args(argv)
+    default_lr, args.betas = OPTIMIZER_DEFAULTS[args.loss]
+    args.lr = args.lr or default_lr
+    args.n_critic = args.n_critic or (5 if args.loss == "wgan-gp" else 1)
+    if args.dry_run:
+        args.latent_dim, args.g_width, args.d_width, args.e_width = 16, 8, 8, min(args.e_width, 8)
+        args.batch_size, args.steps = 16, args.steps or 30
+    args.batch_size *= args.n_critic  # the loop's batch: one real batch per discriminator update
+    config = GANConfig(latent_dim=args.latent_dim, g_width=args.g_width, d_width=args.d_width,
+                       e_width=args.e_width, loss=args.loss)
+    ctx = make_context(args)
+    fit(GANTask(config, args, ctx), args, ctx)
+
+
+if __name__ == "__main__":
+    main()

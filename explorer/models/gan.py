@@ -124,7 +124,8 @@ class GAN(GenerativeModel):
         """Optimise z for each image: -> z (N, latent_dim), G(z) (N, 1, 28, 28), pixel MSE of each image (N,).
 
         Minimises mean squared pixel error plus ``prior_weight`` (|z| / sqrt(d) - 1)^2, which keeps z near
-        the shell where N(0, I) puts its mass. Starts from the encoder's guess, or without an encoder from
+        the shell where N(0, I) puts its mass, by ``steps`` of Adam whose learning rate decays from ``lr``
+        along a half cosine, so the last steps settle instead of circling the optimum. Starts from the encoder's guess, or without an encoder from
         N(0, I) drawn with ``generator``. Every image is optimised on its own (the loss is a sum over
         images and Adam works per coordinate), so batching does not change the result. Only z receives
         gradients; the model's weights and buffers are never changed, so a shared model is safe.
@@ -140,7 +141,8 @@ class GAN(GenerativeModel):
                 start = torch.randn(len(target), d, generator=generator).to(target.device)
             z = start.clone().requires_grad_(True)
             optimizer = torch.optim.Adam([z], lr=lr)
-            for _ in range(steps):
+            for step in range(steps):
+                optimizer.param_groups[0]["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
                 error = (self.generator(z) - target).pow(2).flatten(1).mean(1)
                 shell = (z.norm(dim=1) / math.sqrt(d) - 1).pow(2)
                 (grad,) = torch.autograd.grad((error + prior_weight * shell).sum(), [z])

@@ -1,0 +1,243 @@
+"""2-D maps of a model's latent codes for the whole MNIST test set (UMAP, t-SNE, PCA), computed once and kept on disk.
+
+A projection is named by checkpoint, weights sha256, method and settings, e.g. ``vae-1a2b3c4d5e6f-umap-n15-d0.1.npz``.
+It is looked up first in ``<checkpoints>/embeddings/`` (shipped with the repo, written by
+``python -m explorer embed --precompute``), then in ``<data cache>/embeddings/``, where new ones are written.
+The codes themselves are cached there too, so changing a setting re-projects without re-encoding.
+UMAP and t-SNE are seeded; all heavy work runs one at a time under a lock (numba's threading layer aborts
+the process when two threads run UMAP at once, umap-learn issue 665).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import checkpoints
+from .data import TEST_SIZE, cache_dir, load_mnist
+from .models.base import GenerativeModel
+
+METHODS = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
+DEFAULTS: dict[str, dict[str, float]] = {
+    "umap": {"n_neighbors": 15, "min_dist": 0.1},
+    "tsne": {"perplexity": 30.0},
+    "pca": {},
+}
+SHORT = {"n_neighbors": "nn", "min_dist": "md", "perplexity": "p"}  # settings as they appear in file names
+PCA_DIMS = 50  # codes wider than this go through PCA first: the usual t-SNE/UMAP practice, and much faster
+BATCH_SIZE = 200  # also how long one call holds the device lock: ~10 s for the GAN's optimised encode on a CPU
+NEIGHBOURS = 10  # for the clustering summary of a map
+
+Progress = Callable[[float, str], None]
+_heavy = threading.Lock()
+
+
+def _call(fn, *args):
+    return fn(*args)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """2-D coordinates (N, 2) of the first N test images, their digit labels (N,) and how long they took."""
+
+    coords: np.ndarray
+    labels: np.ndarray
+    seconds: float
+    path: Path
+
+
+def settings_for(method: str, **settings: float) -> dict[str, float]:
+    """The method's full settings: its defaults overridden by ``settings``; unknown names are an error."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    unknown = set(settings) - set(DEFAULTS[method])
+    if unknown:
+        raise ValueError(f"{method} has no settings {sorted(unknown)}")
+    return {**DEFAULTS[method], **settings}
+
+
+def file_name(name: str, sha256: str, method: str, settings: dict, seed: int = 0, n: int = TEST_SIZE) -> str:
+    """``<name>-<sha12>-<method>[-<settings>][-s<seed>][-n<n>].npz``; the defaults (seed 0, all images) add nothing."""
+    slug = "".join(f"-{SHORT[key]}{value:g}" for key, value in sorted(settings.items()))
+    seed_part = f"-s{seed}" if seed and method != "pca" else ""
+    size_part = f"-n{n}" if n != TEST_SIZE else ""
+    return f"{name}-{sha256[:12]}-{method}{slug}{seed_part}{size_part}.npz"
+
+
+def shipped_dir() -> Path:
+    return checkpoints.checkpoint_dir() / "embeddings"
+
+
+def cache_root() -> Path:
+    return cache_dir() / "embeddings"
+
+
+def lookup(name: str, sha256: str, method: str, settings: dict, seed: int = 0, n: int = TEST_SIZE) -> Projection | None:
+    """The stored projection, shipped first, then cached; None if it has not been computed yet."""
+    file = file_name(name, sha256, method, settings, seed, n)
+    for folder in (shipped_dir(), cache_root()):
+        if (folder / file).exists():
+            return _read(folder / file)
+    return None
+
+
+def projection(model, name: str, sha256: str, method: str, settings: dict, seed: int = 0, n: int = TEST_SIZE,
+               run=_call, progress: Progress | None = None) -> Projection:
+    """The projection of the first ``n`` test images' codes, from disk or computed (then written to the cache).
+
+    ``run(fn, *args)`` calls the model (the app passes its device lock); ``progress(fraction, text)`` reports.
+    """
+    found = lookup(name, sha256, method, settings, seed, n)
+    if found:
+        return found
+    report = progress or (lambda fraction, text: None)
+    with _heavy:
+        found = lookup(name, sha256, method, settings, seed, n)  # another session may have just made it
+        if found:
+            return found
+        started = time.perf_counter()
+        z = codes(model, name, sha256, n, run, lambda f, text: report(0.5 * f, text))
+        report(0.5, f"Projecting {len(z):,} codes with {METHODS[method]}...")
+        coords = project(z, method, settings, seed)
+        labels = load_mnist("test").labels[:n].numpy()
+        path = cache_root() / file_name(name, sha256, method, settings, seed, n)
+        write(path, coords, labels, time.perf_counter() - started)
+    report(1.0, "Done.")
+    return _read(path)
+
+
+def codes(model, name: str, sha256: str, n: int = TEST_SIZE, run=_call, progress: Progress | None = None) -> np.ndarray:
+    """Latent codes (n, latent_dim) float32 of the first ``n`` test images, encoded once per checkpoint and cached."""
+    path = cache_root() / f"codes-{name}-{sha256[:12]}-n{n}.npy"
+    if path.exists():
+        return np.load(path, allow_pickle=False)
+    z = encode_all(model, load_mnist("test").as_float()[:n], run=run, progress=progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, z, allow_pickle=False)
+    tmp.replace(path)
+    return z
+
+
+def encode_all(model, images: torch.Tensor, batch_size: int = BATCH_SIZE, run=_call,
+               progress: Progress | None = None) -> np.ndarray:
+    """Images (N, 1, 28, 28) -> codes (N, latent_dim) float32, in batches so memory and the device lock stay bounded."""
+    parts = []
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size].to(model.device)
+        parts.append(run(model.encode, batch).float().cpu().numpy())
+        if progress:
+            done = min(start + batch_size, len(images))
+            progress(done / len(images), f"Encoding test images with the model ({done:,}/{len(images):,})...")
+    return np.concatenate(parts) if parts else np.zeros((0, model.latent_dim), np.float32)
+
+
+def project(z: np.ndarray, method: str, settings: dict, seed: int = 0) -> np.ndarray:
+    """Codes (N, D) -> coordinates (N, 2) float32 by ``method``; UMAP and t-SNE see the first 50 principal components."""
+    settings = settings_for(method, **settings)
+    z = np.asarray(z, dtype=np.float32)
+    if method == "pca":
+        return _pca(z, 2, seed)
+    reduced = _pca(z, PCA_DIMS, seed) if z.shape[1] > PCA_DIMS else z
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = min(settings["perplexity"], (len(z) - 1) / 3)  # sklearn needs perplexity < n / 3
+        tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=seed, n_jobs=-1)
+        return tsne.fit_transform(reduced).astype(np.float32)
+    import umap  # slow to import (numba): only when a UMAP is computed
+
+    fit = umap.UMAP(n_neighbors=int(settings["n_neighbors"]), min_dist=settings["min_dist"], random_state=seed)
+    return fit.fit_transform(reduced).astype(np.float32)
+
+
+def _pca(z: np.ndarray, dims: int, seed: int) -> np.ndarray:
+    from sklearn.decomposition import PCA
+
+    dims = min(dims, *z.shape)
+    out = PCA(dims, random_state=seed).fit_transform(z).astype(np.float32)
+    return np.pad(out, ((0, 0), (0, max(0, 2 - dims))))  # a 1-D latent still gets a second (zero) axis
+
+
+def write(path: Path, coords: np.ndarray, labels: np.ndarray, seconds: float) -> None:
+    """Store a projection: coords (N, 2) float32, labels (N,) and the seconds it took, compressed, no pickles."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, coords=coords.astype(np.float32), labels=labels.astype(np.int8),
+                        seconds=np.float32(seconds))
+    tmp.replace(path)
+
+
+def _read(path: Path) -> Projection:
+    with np.load(path, allow_pickle=False) as stored:
+        return Projection(stored["coords"].astype(np.float32), stored["labels"].astype(np.int64),
+                          float(stored["seconds"]), path)
+
+
+def selected_rows(points: list[dict], trace_rows: list[np.ndarray] | None = None) -> list[int]:
+    """Row ids of the points a Plotly selection event names, in order, without repeats.
+
+    Each point carries its row id as ``customdata`` (a number or a one-element list); without it the row is
+    looked up as ``trace_rows[curve_number][point_index]``, since a point's index counts within its own trace.
+    """
+    rows: dict[int, None] = {}
+    for point in points:
+        data = point.get("customdata")
+        if isinstance(data, (list, tuple)):
+            data = data[0] if data else None
+        if data is None and trace_rows is not None:
+            data = trace_rows[point["curve_number"]][point["point_index"]]
+        if data is not None:
+            rows[int(data)] = None
+    return list(rows)
+
+
+def neighbour_mix(coords: np.ndarray, labels: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
+    """(10, 10): row d is how the ``k`` nearest map neighbours of digit-d points split over the digits (rows sum to 1)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    _, index = NearestNeighbors(n_neighbors=k + 1).fit(coords).kneighbors(coords)
+    neighbour_labels = labels[index[:, 1:]]  # (N, k), the point itself dropped
+    mix = np.zeros((10, 10))
+    np.add.at(mix, (np.repeat(labels, k), neighbour_labels.ravel()), 1)
+    return mix / np.maximum(mix.sum(1, keepdims=True), 1)
+
+
+def precompute(names, methods=tuple(METHODS), out: Path | None = None, device="cpu",
+               log: Callable[[str], None] = print) -> list[Path]:
+    """Write the default projection of every method for each usable checkpoint into ``out`` (the shipped folder).
+
+    Projections of earlier weights of the same checkpoint names are removed, so the folder holds only current ones.
+    """
+    out = Path(out or shipped_dir())
+    written = []
+    for name in names:
+        try:
+            ckpt = checkpoints.load(name, device=device)
+        except checkpoints.CheckpointError as err:
+            log(f"skipped {name}: {err}")
+            continue
+        if not isinstance(ckpt.model, GenerativeModel):
+            log(f"skipped {name}: a {ckpt.card['kind']} has no latent codes")
+            continue
+        for stale in out.glob(f"{name}-*.npz"):
+            match = re.fullmatch(rf"{re.escape(name)}-([0-9a-f]{{12}})-.*\.npz", stale.name)
+            if match and match.group(1) != ckpt.sha256[:12]:
+                stale.unlink()
+        for method in methods:
+            settings = settings_for(method)
+            target = out / file_name(name, ckpt.sha256, method, settings)
+            started = time.perf_counter()
+            result = lookup(name, ckpt.sha256, method, settings) or projection(ckpt.model, name, ckpt.sha256, method, settings)
+            if result.path != target:
+                write(target, result.coords, result.labels, result.seconds)
+            log(f"{target} ({result.seconds:.1f} s to compute, {time.perf_counter() - started:.1f} s now)")
+            written.append(target)
+    return written

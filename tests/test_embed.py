@@ -1,0 +1,169 @@
+"""explorer.embed: projections, the on-disk cache (shipped first), selections mapped back to rows, precompute."""
+
+import numpy as np
+import pytest
+
+from explorer import checkpoints, embed, plots
+from explorer.data import HELD_OUT_DIGIT, TEST_SIZE, load_mnist
+
+N = 300  # test images used where a function takes a size
+
+
+def clusters(n_per: int = 40, dims: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Ten well separated Gaussian blobs, labelled 0-9."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(10), n_per)
+    centres = rng.normal(0, 20, (10, dims))
+    return (centres[labels] + rng.normal(0, 1, (len(labels), dims))).astype(np.float32), labels
+
+
+class Counting:
+    """A ``run`` hook that counts model calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, fn, *args):
+        self.calls += 1
+        return fn(*args)
+
+
+@pytest.fixture
+def vae(checkpoint_env, data_cache):
+    return checkpoints.load("vae")
+
+
+def test_settings_are_completed_from_defaults_and_checked():
+    assert embed.settings_for("umap") == {"n_neighbors": 15, "min_dist": 0.1}
+    assert embed.settings_for("umap", min_dist=0.5) == {"n_neighbors": 15, "min_dist": 0.5}
+    assert embed.settings_for("pca") == {}
+    with pytest.raises(ValueError):
+        embed.settings_for("tsne", n_neighbors=5)
+    with pytest.raises(ValueError):
+        embed.settings_for("isomap")
+
+
+def test_file_names_key_every_setting():
+    sha = "0123456789abcdef" * 4
+    assert embed.file_name("vae", sha, "pca", {}) == "vae-0123456789ab-pca.npz"
+    assert embed.file_name("vae", sha, "umap", embed.settings_for("umap")) == "vae-0123456789ab-umap-md0.1-nn15.npz"
+    names = {embed.file_name("vae", sha, "umap", embed.settings_for("umap", n_neighbors=k), seed, n)
+             for k in (15, 30) for seed in (0, 1) for n in (TEST_SIZE, N)}
+    assert len(names) == 8
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne", "umap"])
+def test_projection_shapes_and_seeded_determinism(method):
+    z, labels = clusters(dims=60)  # wider than PCA_DIMS: the PCA-first path runs too
+    first = embed.project(z, method, embed.settings_for(method), seed=0)
+    assert first.shape == (len(z), 2) and first.dtype == np.float32 and np.isfinite(first).all()
+    np.testing.assert_array_equal(first, embed.project(z, method, embed.settings_for(method), seed=0))
+    mix = embed.neighbour_mix(first, labels)
+    assert np.diag(mix).mean() > 0.9  # separated blobs stay separated on the map
+
+
+def test_neighbour_mix_rows_are_shares():
+    z, labels = clusters(dims=2)
+    mix = embed.neighbour_mix(z, labels, k=5)
+    assert mix.shape == (10, 10)
+    np.testing.assert_allclose(mix.sum(1), 1)
+    np.testing.assert_allclose(np.diag(mix), 1)  # blobs 20 apart, spread 1: every neighbour is of the same digit
+
+
+def test_encode_all_batches_and_reports_progress(vae):
+    x = load_mnist("test").as_float()[:N]
+    run, seen = Counting(), []
+    z = embed.encode_all(vae.model, x, batch_size=128, run=run, progress=lambda f, text: seen.append(f))
+    assert z.shape == (N, vae.model.latent_dim) and z.dtype == np.float32
+    assert run.calls == 3 and seen == sorted(seen) and seen[-1] == 1.0
+    np.testing.assert_allclose(z, vae.model.encode(x).numpy(), atol=1e-5)
+
+
+def test_a_cache_hit_returns_identical_coords_without_recomputing(vae, monkeypatch):
+    settings = embed.settings_for("tsne", perplexity=10)
+    assert embed.lookup("vae", vae.sha256, "tsne", settings, seed=3, n=N) is None
+    run = Counting()
+    first = embed.projection(vae.model, "vae", vae.sha256, "tsne", settings, seed=3, n=N, run=run)
+    assert run.calls > 0 and first.coords.shape == (N, 2)
+    np.testing.assert_array_equal(first.labels, load_mnist("test").labels[:N].numpy())
+    assert first.path.parent == embed.cache_root()
+
+    def fail(*args, **kwargs):
+        raise AssertionError("recomputed")
+
+    monkeypatch.setattr(embed, "project", fail)
+    monkeypatch.setattr(embed, "encode_all", fail)
+    again = embed.projection(vae.model, "vae", vae.sha256, "tsne", settings, seed=3, n=N, run=run)
+    np.testing.assert_array_equal(again.coords, first.coords)
+    assert again.seconds == first.seconds
+
+
+def test_codes_are_encoded_once_for_all_methods(vae, monkeypatch):
+    monkeypatch.setattr(embed, "project", lambda z, method, settings, seed: np.zeros((len(z), 2), np.float32))
+    run = Counting()
+    embed.projection(vae.model, "vae", vae.sha256, "pca", {}, n=N, run=run)
+    calls = run.calls
+    embed.projection(vae.model, "vae", vae.sha256, "tsne", embed.settings_for("tsne"), n=N, run=run)
+    assert run.calls == calls
+
+
+def test_shipped_projections_come_first(vae):
+    settings = embed.settings_for("umap")
+    computed = embed.cache_root() / embed.file_name("vae", vae.sha256, "umap", settings, n=N)
+    shipped = embed.shipped_dir() / computed.name
+    labels = load_mnist("test").labels[:N].numpy()
+    embed.write(computed, np.zeros((N, 2)), labels, 1.0)
+    embed.write(shipped, np.ones((N, 2)), labels, 2.0)
+    found = embed.lookup("vae", vae.sha256, "umap", settings, n=N)
+    assert found.path == shipped and found.seconds == 2.0 and (found.coords == 1).all()
+    assert found.coords.dtype == np.float32 and found.labels.dtype == np.int64
+
+
+def test_progress_reaches_done(vae):
+    seen = []
+    embed.projection(vae.model, "vae", vae.sha256, "pca", {}, n=N, progress=lambda f, text: seen.append((f, text)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any("PCA" in text for _, text in seen)
+
+
+def test_precompute_writes_defaults_and_drops_stale_maps(vae, checkpoint_env, tmp_path):
+    out = tmp_path / "embeddings"
+    out.mkdir()
+    (out / "vae-000000000000-pca.npz").write_bytes(b"stale")
+    (out / "vae2-000000000000-pca.npz").write_bytes(b"another checkpoint's")
+    logged = []
+    written = embed.precompute(["vae", "classifier", "missing"], methods=("pca",), out=out, log=logged.append)
+    assert [p.name for p in written] == [embed.file_name("vae", vae.sha256, "pca", {})]
+    assert sorted(p.name for p in out.iterdir()) == sorted([written[0].name, "vae2-000000000000-pca.npz"])
+    stored = embed.lookup("vae", vae.sha256, "pca", {})  # the checkpoint folder's embeddings/ is not ``out``
+    assert stored is not None and stored.coords.shape == (TEST_SIZE, 2)
+    assert any(line.startswith("skipped classifier") for line in logged)
+    assert any(line.startswith("skipped missing") for line in logged)
+
+
+def test_selected_rows_use_customdata_then_trace_positions():
+    labels = np.array([3, 9, 3, 0, 9, 1])
+    rows = plots.trace_rows(labels)  # traces: 0, 1, 3, 9
+    points = [
+        {"curve_number": 2, "point_index": 1, "customdata": 2},  # a number
+        {"curve_number": 3, "point_index": 0, "customdata": [1]},  # a one-element list
+        {"curve_number": 3, "point_index": 1},  # no customdata: the index counts within trace 3 (the 9s)
+        {"curve_number": 2, "point_index": 1, "customdata": 2},  # box and lasso may name a point twice
+    ]
+    assert embed.selected_rows(points, rows) == [2, 1, 4]
+    assert embed.selected_rows([]) == []
+
+
+def test_scatter_traces_carry_their_row_ids():
+    z, labels = clusters(n_per=5, dims=2)
+    figure = plots.digit_scatter(z, labels)
+    assert len(figure.data) == 10
+    for trace, rows in zip(figure.data, plots.trace_rows(labels)):
+        np.testing.assert_array_equal(trace.customdata, rows)
+        np.testing.assert_allclose(trace.x, z[rows, 0], atol=1e-4)
+        assert trace.type == "scattergl"
+    held_out = figure.data[-1]
+    assert held_out.name == plots.digit_label(HELD_OUT_DIGIT) and held_out.marker.symbol == "diamond"
+    point = {"curve_number": 9, "point_index": 3, "customdata": int(held_out.customdata[3])}
+    assert labels[embed.selected_rows([point])[0]] == HELD_OUT_DIGIT

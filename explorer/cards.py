@@ -1,0 +1,65 @@
+"""A checkpoint card as people read it: facts in words, metrics with names and what they mean."""
+
+from __future__ import annotations
+
+from .data import HELD_OUT_DIGIT
+
+# Known metric keys: a readable name and how to read the number; unknown keys are shown as they are.
+METRIC_NAMES = {
+    "test_bpd_digits_0_8": ("bits/dim, test digits 0-8", "lower is better; the flow's exact likelihood"),
+    f"test_bpd_digit_{HELD_OUT_DIGIT}": (f"bits/dim, test {HELD_OUT_DIGIT}s (never seen)", "higher than 0-8: the unseen digit is less likely"),
+    "test_neg_elbo_nats_digits_0_8": ("-ELBO, test digits 0-8 (nats)", "an upper bound on the negative log-likelihood; lower is better"),
+    "test_iwae_nll_nats_digits_0_8": ("IWAE NLL, test digits 0-8 (nats)", "a tighter bound than the ELBO; lower is better"),
+    "iwae_samples": ("importance samples per image", "for the IWAE bound"),
+    "classifier_fd": ("classifier Frechet distance of samples", "FID's recipe with the MNIST classifier; lower is better"),
+    "classifier_fd_floor": ("Frechet distance floor", "the same distance between two sets of real digits: the best reachable"),
+    f"share_called_{HELD_OUT_DIGIT}": (f"share of samples read as {HELD_OUT_DIGIT}", f"the models never saw a {HELD_OUT_DIGIT}: near 0 expected"),
+    "share_confident_0_8": ("share of samples read confidently as 0-8", "the classifier is sure of the digit; higher is better"),
+    "fd_samples": ("samples measured", "for the Frechet distance and the shares"),
+    "test_accuracy": ("test accuracy, all ten digits", "the classifier that judges the samples"),
+    "first_guess_mse_digits_0_8": ("first-guess encoder pixel MSE, test 0-8", "before optimising z; lower is better"),
+}
+
+
+def classes_text(classes) -> str:
+    """'0-8 (9 held out)' for the product's protocol, else the list."""
+    classes = sorted(int(c) for c in classes)
+    if not classes:
+        return "none"
+    contiguous = len(classes) > 2 and classes == list(range(classes[0], classes[-1] + 1))
+    text = f"{classes[0]}-{classes[-1]}" if contiguous else ", ".join(map(str, classes))
+    missing = [d for d in range(10) if d not in classes]
+    return text + (f" ({', '.join(map(str, missing))} held out)" if missing else "")
+
+
+def duration_text(seconds: float) -> str:
+    """A training time as '42 s', '12 min' or '3 h 05 min'."""
+    seconds = float(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def facts(card: dict, model=None) -> list[tuple[str, str]]:
+    """The card's main facts as (label, text) rows; ``model`` adds its latent size and how it encodes."""
+    rows = [("kind", str(card["kind"]))]
+    if model is not None and hasattr(model, "latent_dim"):
+        rows.append(("latent", f"{model.latent_dim}-D, encoded by {getattr(model, 'inversion', '?')} inversion"))
+    rows += [
+        ("trained on digits", classes_text(card["classes"])),
+        ("training images", f"{int(card['train_size']):,}"),
+        ("training", f"{card['epochs']} epochs, {int(card['steps']):,} steps in {duration_text(card['train_time_s'])}"),
+        ("hardware", str(card["hardware"])),
+    ]
+    return rows
+
+
+def metric_rows(metrics: dict) -> list[dict[str, str]]:
+    """Metrics as table rows {metric, value, meaning}, known ones named and explained."""
+    rows = []
+    for key, value in metrics.items():
+        name, meaning = METRIC_NAMES.get(key, (key, ""))
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        rows.append({"metric": name, "value": text, "meaning": meaning})
+    return rows

@@ -1,0 +1,87 @@
+"""Reconstructions through any model's ``encode``/``decode``, their per-image errors, and a 2-D latent decoded as a plane.
+
+The latent plane follows Kingma & Welling's Figure 4: the grid is evenly spaced in the prior's quantiles
+(z = inverse normal CDF of the grid), so every cell covers the same prior mass, and test codes are drawn
+in the same coordinates u = Phi(z).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .data import Digits
+
+# What "reconstruction" means for each way of inverting a model (the interface's ``inversion``).
+INVERSION_NOTES = {
+    "exact": "This model is invertible: encoding then decoding returns the image itself (up to the "
+             "half-level dequantisation offset), so its reconstructions say nothing about compression.",
+    "posterior-mean": "The encoder's posterior mean is decoded: what survives the squeeze through the latent code.",
+    "optimised": "This model has no encoder: each code is found by optimising z until G(z) matches the image. "
+                 "Reconstructions are approximate and slower, and show what the generator can draw, not what it encodes.",
+}
+METRICS = {
+    "mse": "mean squared pixel error (0 = perfect)",
+    "bce": "binary cross-entropy summed over pixels, in nats (not 0 for grey pixels, even when perfect)",
+}
+
+
+def _call(fn, *args):
+    return fn(*args)
+
+
+def reconstruct(model, x: torch.Tensor, run=_call) -> torch.Tensor:
+    """Images (N, 1, 28, 28) -> decode(encode(x)) (N, 1, 28, 28) on the CPU; ``run(fn, *args)`` calls the model."""
+    x = x.to(model.device)
+    return run(model.decode, run(model.encode, x)).float().cpu()
+
+
+def errors(x: torch.Tensor, x_hat: torch.Tensor, metric: str) -> np.ndarray:
+    """Per-image error (N,) of reconstructions ``x_hat`` against ``x`` (both (N, 1, 28, 28) in [0, 1])."""
+    x, x_hat = x.float().flatten(1).cpu(), x_hat.float().flatten(1).cpu()
+    if metric == "mse":
+        return (x - x_hat).pow(2).mean(1).numpy()
+    if metric == "bce":
+        p = x_hat.clamp(1e-6, 1 - 1e-6)
+        return -(x * p.log() + (1 - x) * (1 - p).log()).sum(1).numpy()
+    raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+
+
+def examples(digits: Digits, chosen: list[int], per_digit: int, seed: int) -> torch.Tensor:
+    """Indices into ``digits``: ``per_digit`` random images of each chosen digit, grouped by digit, the same per seed."""
+    generator = torch.Generator().manual_seed(seed)
+    picks = []
+    for digit in chosen:
+        pool = torch.nonzero(digits.labels == digit).flatten()
+        if len(pool) < per_digit:
+            raise ValueError(f"only {len(pool)} images of {digit}, asked for {per_digit}")
+        picks.append(pool[torch.randperm(len(pool), generator=generator)[:per_digit]])
+    return torch.cat(picks) if picks else torch.zeros(0, dtype=torch.long)
+
+
+def per_digit_error(labels: np.ndarray, errs: np.ndarray) -> dict[int, float]:
+    """Mean error of each digit present in ``labels``."""
+    return {int(d): float(errs[labels == d].mean()) for d in np.unique(labels)}
+
+
+def quantile_grid(n: int, coverage: float) -> np.ndarray:
+    """``n`` evenly spaced cell centres u in (0, 1) spanning the central ``coverage`` of the prior."""
+    if not 0 < coverage < 1 or n < 1:
+        raise ValueError(f"need n >= 1 and 0 < coverage < 1, got n={n}, coverage={coverage}")
+    lo = (1 - coverage) / 2
+    return lo + (np.arange(n) + 0.5) * coverage / n
+
+
+def latent_plane(model, n: int = 20, coverage: float = 0.9, run=_call) -> np.ndarray:
+    """Decodings of an n x n grid over a 2-D latent (n * n, 28, 28): row 0 at the top is the largest z2, as on a plot."""
+    if model.latent_dim != 2:
+        raise ValueError(f"the latent plane needs a 2-D latent, this model's is {model.latent_dim}-D")
+    z = torch.special.ndtri(torch.from_numpy(quantile_grid(n, coverage)))
+    z2, z1 = torch.meshgrid(z.flip(0), z, indexing="ij")  # rows: z2 from high to low; columns: z1 low to high
+    grid = torch.stack([z1.flatten(), z2.flatten()], 1).float().to(model.device)  # (n * n, 2)
+    return run(model.decode, grid).float().cpu()[:, 0].numpy()
+
+
+def to_plane(z: np.ndarray) -> np.ndarray:
+    """Codes (N, 2) -> plane coordinates u = Phi(z) in (0, 1), where the prior is uniform."""
+    return torch.special.ndtr(torch.as_tensor(z, dtype=torch.float64)).numpy()

@@ -1,0 +1,35 @@
+"""explorer.cards: a card's facts and metrics as the Home page shows them."""
+
+from explorer import cards, checkpoints
+
+
+def test_classes_name_the_held_out_digits():
+    assert cards.classes_text(range(9)) == "0-8 (9 held out)"
+    assert cards.classes_text(range(10)) == "0-9"
+    assert cards.classes_text([1, 7]) == "1, 7 (0, 2, 3, 4, 5, 6, 8, 9 held out)"
+    assert cards.classes_text([]) == "none"
+
+
+def test_durations_read_naturally():
+    assert cards.duration_text(42.4) == "42 s"
+    assert cards.duration_text(725) == "12 min"
+    assert cards.duration_text(3 * 3600 + 5 * 60) == "3 h 05 min"
+
+
+def test_facts_of_a_loaded_checkpoint(checkpoint_env):
+    ckpt = checkpoints.load("gan")
+    facts = dict(cards.facts(ckpt.card, ckpt.model))
+    assert facts["kind"] == "gan"
+    assert facts["latent"] == "16-D, encoded by optimised inversion"
+    assert facts["trained on digits"] == "0-8 (9 held out)"
+    assert facts["hardware"] == "test"
+    classifier = checkpoints.load("classifier")
+    assert "latent" not in dict(cards.facts(classifier.card, classifier.model))
+
+
+def test_metrics_are_named_explained_and_unknown_ones_kept():
+    rows = cards.metric_rows({"test_bpd_digits_0_8": 1.23456, "fd_samples": 10000, "new_metric": 0.5})
+    assert rows[0] == {"metric": "bits/dim, test digits 0-8", "value": "1.235",
+                       "meaning": "lower is better; the flow's exact likelihood"}
+    assert rows[1]["value"] == "10000"
+    assert rows[2] == {"metric": "new_metric", "value": "0.5", "meaning": ""}

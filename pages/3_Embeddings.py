@@ -1,0 +1,153 @@
+"""Embeddings: every test digit's latent code on a 2-D map (UMAP, t-SNE or PCA); select points to see them decoded."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from explorer import embed, images, plots, recon, ui
+from explorer.data import HELD_OUT_DIGIT, TEST_SIZE
+
+st.set_page_config(page_title="Embeddings · Latent Explorer", page_icon=":material/scatter_plot:", layout="wide")
+st.title("Embeddings")
+st.markdown(
+    "Each dot is one of the 10,000 MNIST test digits, placed by a 2-D map of the code the model gives it; "
+    "colour is the true digit, and the **9s** — a digit no model was trained on — are the outlined diamonds. "
+    "Look for whether each digit forms its own island, which digits blur into each other, and where the unseen "
+    "9s land. Click a dot, or drag a box or a lasso, to see those digits and what the model decodes from their codes."
+)
+MAX_SHOWN = 48
+MIN_DIST = (0.0, 0.05, 0.1, 0.25, 0.5, 0.8, 0.99)
+PERPLEXITY = (5, 10, 20, 30, 50, 100)
+
+
+# -- choices --------------------------------------------------------------------------------------
+
+def method_ui(name: str, sha: str) -> str:
+    """The projection method; on first visit, the first one already computed for this model (so the page opens at once)."""
+    ready = [m for m in embed.METHODS if embed.lookup(name, sha, m, embed.settings_for(m))]
+    default = (ready or ["pca"])[0]
+    return st.sidebar.radio("Projection", list(embed.METHODS), index=list(embed.METHODS).index(default),
+                            format_func=embed.METHODS.get, key="method", horizontal=True,
+                            help="UMAP and t-SNE keep neighbours together (distances between far clusters mean little); "
+                                 "PCA is a linear view along the two directions of largest variance.")
+
+
+def settings_ui(method: str) -> tuple[dict, int]:
+    """The method's settings and seed; UMAP and t-SNE are random, PCA is not."""
+    if method == "umap":
+        settings = {"n_neighbors": st.sidebar.slider("Neighbours", 5, 100, 15, key="n_neighbors",
+                                                     help="How many neighbours shape each point's place: "
+                                                          "small values show local detail, large values global layout."),
+                    "min_dist": st.sidebar.select_slider("Minimum distance", MIN_DIST, 0.1, key="min_dist",
+                                                         help="How tightly UMAP may pack points together.")}
+    elif method == "tsne":
+        settings = {"perplexity": float(st.sidebar.select_slider("Perplexity", PERPLEXITY, 30, key="perplexity",
+                                                                 help="Roughly the number of neighbours each point attends to."))}
+        st.sidebar.caption("A new t-SNE map of 10,000 points takes a few minutes on a laptop CPU; it is kept afterwards.")
+    else:
+        return {}, 0
+    return settings, ui.seed_input(key="map-seed", label="Map seed")
+
+
+# -- cached work (keyed by checkpoint hash, method, settings; never by tensors) ---------------------
+
+def projection(ckpt, method: str, settings: dict, seed: int) -> embed.Projection:
+    """The stored map, or compute it once (encode the test set, project) with progress shown."""
+    found = embed.lookup(ckpt.name, ckpt.sha256, method, settings, seed)
+    if found:
+        return found
+    with st.status(f"Computing the {embed.METHODS[method]} map of {TEST_SIZE:,} test codes (only the first time)...",
+                   expanded=True) as box:
+        if ckpt.model.inversion == "optimised":
+            st.caption("This model encodes by optimisation, so encoding the test set takes a few minutes.")
+        bar = st.progress(0.0)
+        result = embed.projection(ckpt.model, ckpt.name, ckpt.sha256, method, settings, seed, run=ui.on_device,
+                                  progress=lambda fraction, text: bar.progress(fraction, text=text))
+        box.update(label=f"Computed in {result.seconds:.0f} s and stored for next time.", state="complete", expanded=False)
+    return result
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def figure(path: str, _projection: embed.Projection) -> go.Figure:
+    return plots.digit_scatter(_projection.coords, _projection.labels)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def neighbours(path: str, _projection: embed.Projection) -> np.ndarray:
+    return embed.neighbour_mix(_projection.coords, _projection.labels)
+
+
+@st.cache_data(max_entries=64, show_spinner="Decoding the selection...")
+def decoded(sha: str, rows: tuple, _model, _x: torch.Tensor) -> np.ndarray:
+    return images.to_numpy(recon.reconstruct(_model, _x, run=ui.on_device))
+
+
+# -- the page ---------------------------------------------------------------------------------------
+
+def selection_panel(ckpt, rows: list[int], labels: np.ndarray) -> None:
+    """The selected test images beside what the model decodes from their codes."""
+    if not rows:
+        st.info("Select points on the map — click one, or use the box or lasso tool at its top right — to see "
+                "those test digits and the model's decodings of their codes.", icon=":material/touch_app:")
+        return
+    shown = rows[:MAX_SHOWN]
+    counts = np.bincount(labels[rows], minlength=10)
+    mix = ", ".join(f"{c} × {plots.digit_label(d)}" for d, c in enumerate(counts) if c)
+    st.markdown(f"**{len(rows)} selected** ({mix})" + (f"; showing the first {MAX_SHOWN}." if len(rows) > MAX_SHOWN else "."))
+    x = ui.mnist("test").images[shown].unsqueeze(1).float() / 255  # (n, 1, 28, 28)
+    captions = [f"#{r} · {labels[r]}" for r in shown]
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Test images**")
+        show_labelled(x, captions, f"selection_{ckpt.name}_originals.png")
+    with right:
+        st.markdown(f"**Decoded from their codes** ({ckpt.model.inversion} inversion)")
+        show_labelled(decoded(ckpt.sha256, tuple(shown), ckpt.model, x), captions, f"selection_{ckpt.name}_decoded.png")
+    st.caption(recon.INVERSION_NOTES[ckpt.model.inversion])
+
+
+def show_labelled(pictures, captions: list[str], filename: str) -> None:
+    picture = images.labelled_grid(pictures, captions, ncols=8, scale=2)
+    st.image(picture, output_format="PNG", clamp=True)
+    st.download_button("Download PNG", images.png_bytes(picture), file_name=filename, mime="image/png",
+                       on_click="ignore", key=f"download-{filename}")
+
+
+def clustering_note(mix: np.ndarray) -> str:
+    share = mix[HELD_OUT_DIGIT, HELD_OUT_DIGIT]
+    others = [d for d in np.argsort(-mix[HELD_OUT_DIGIT]) if d != HELD_OUT_DIGIT][:2]
+    return (f"In this map, {share:.0%} of the {embed.NEIGHBOURS} nearest neighbours of a held-out {HELD_OUT_DIGIT} are "
+            f"also {HELD_OUT_DIGIT}s; the rest are mostly " + " and ".join(f"{d}s ({mix[HELD_OUT_DIGIT, d]:.0%})" for d in others) + ".")
+
+
+def clustering_chart(mix: np.ndarray) -> go.Figure:
+    own = np.diag(mix)
+    chart = go.Figure(go.Bar(x=[plots.digit_label(d) for d in range(10)], y=own, marker_color=plots.DIGIT_COLOURS,
+                             text=[f"{v:.0%}" for v in own], textposition="outside"))
+    chart.update_layout(height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                        yaxis={"title": "neighbours of the same digit", "range": [0, 1.15], "tickformat": ".0%"})
+    return chart
+
+
+ckpt = ui.select_model()
+if ckpt is None:
+    st.stop()
+method = method_ui(ckpt.name, ckpt.sha256)
+settings, seed = settings_ui(method)
+result = projection(ckpt, method, settings, seed)
+labels = result.labels
+described = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in settings.items())
+event = st.plotly_chart(figure(str(result.path), result), on_select="rerun", selection_mode=("points", "box", "lasso"),
+                        key=f"map-{result.path.stem}", width="stretch")
+st.caption(f"{embed.METHODS[method]} of {ckpt.name}'s {ckpt.model.latent_dim}-D codes of {len(labels):,} test digits"
+           + (f" ({described}, seed {seed})" if method != "pca" else "")
+           + (f", through their first {embed.PCA_DIMS} principal components" if method != "pca" and ckpt.model.latent_dim > embed.PCA_DIMS else "")
+           + f". Computed in {result.seconds:.0f} s. Click a legend entry to hide a digit, double-click to show it alone.")
+mix = neighbours(str(result.path), result)
+st.markdown(clustering_note(mix))
+with st.expander("How well does each digit cluster in this map?"):
+    st.plotly_chart(clustering_chart(mix), key="clustering", width="stretch")
+    st.caption(f"For each digit, the share of its points' {embed.NEIGHBOURS} nearest neighbours on the map that show the same digit.")
+selection_panel(ckpt, embed.selected_rows(event.selection.points, plots.trace_rows(labels)), labels)
+st.caption(ui.device_caption())

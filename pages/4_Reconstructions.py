@@ -1,0 +1,148 @@
+"""Reconstructions: test digits beside what a model rebuilds from their codes; a 2-D latent space decoded as a map."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from explorer import embed, images, plots, recon, ui
+from explorer.data import HELD_OUT_DIGIT
+
+st.set_page_config(page_title="Reconstructions · Latent Explorer", page_icon=":material/compare:", layout="wide")
+st.title("Reconstructions")
+st.markdown(
+    "Each test digit is encoded to a code and decoded back; the number under each reconstruction is its error. "
+    "A VAE must squeeze every digit through a small code, so look at what it keeps (the digit, the slant) and what "
+    "it loses (thin strokes, odd loops) — and at the **9s**, a digit none of the models was trained on."
+)
+SCALE = 2
+
+
+# -- choices --------------------------------------------------------------------------------------
+
+def examples_ui() -> tuple[list[int], int, str, int]:
+    digits = st.sidebar.multiselect("Digits", list(range(10)), default=list(range(10)), key="digits",
+                                    format_func=plots.digit_label)
+    per_digit = st.sidebar.slider("Images per digit", 1, 12, 6, key="per_digit")
+    metric = st.sidebar.radio("Error", list(recon.METRICS), key="metric", horizontal=True,
+                              format_func=str.upper, help=" · ".join(f"{k.upper()}: {v}" for k, v in recon.METRICS.items()))
+    return sorted(digits), per_digit, metric, ui.seed_input(key="seed", label="Seed (which test images)")
+
+
+def plane_ui() -> tuple[int, float, bool]:
+    st.sidebar.subheader("Latent plane")
+    n = st.sidebar.slider("Grid size", 8, 30, 20, key="grid", help="Digits per side of the decoded plane.")
+    coverage = st.sidebar.select_slider("Prior mass covered", (0.8, 0.9, 0.95, 0.99), 0.9, key="coverage",
+                                        format_func=lambda c: f"central {c:.0%}",
+                                        help="The plane spans this central share of the Gaussian prior along each axis.")
+    codes = st.sidebar.toggle("Show the test codes", value=True, key="codes")
+    return n, coverage, codes
+
+
+# -- cached work (keyed by checkpoint hash and choices, never by tensors) ----------------------------
+
+@st.cache_data(max_entries=32, show_spinner="Encoding and decoding...")
+def reconstructions(sha: str, digits: tuple, per_digit: int, seed: int, _model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Test indices, originals and reconstructions (float32, (N, 1, 28, 28) each) of the chosen examples."""
+    test = ui.mnist("test")
+    index = recon.examples(test, list(digits), per_digit, seed)
+    x = test.images[index].unsqueeze(1).float() / 255  # (N, 1, 28, 28)
+    return index.numpy(), x.numpy(), recon.reconstruct(_model, x, run=ui.on_device).numpy()
+
+
+@st.cache_data(max_entries=8, show_spinner="Decoding the latent plane...")
+def plane(sha: str, n: int, coverage: float, _model) -> np.ndarray:
+    return images.grid(recon.latent_plane(_model, n, coverage, run=ui.on_device), ncols=n, pad=0)
+
+
+@st.cache_data(max_entries=8, show_spinner="Encoding the test set...")
+def plane_codes(name: str, sha: str, _model) -> np.ndarray:
+    return recon.to_plane(embed.codes(_model, name, sha, run=ui.on_device))
+
+
+# -- the page ---------------------------------------------------------------------------------------
+
+def pairs_picture(index: np.ndarray, x: np.ndarray, x_hat: np.ndarray, errs: np.ndarray, per_digit: int) -> np.ndarray:
+    """One row per digit of (original, reconstruction) pairs; test number under each original, error under each copy."""
+    pictures = np.stack([x, x_hat], 1).reshape(-1, 28, 28)  # originals and copies alternate
+    captions = [c for i, e in zip(index, errs) for c in (f"#{i}", f"{e:.3g}")]
+    return images.labelled_grid(pictures, captions, ncols=2 * per_digit, scale=SCALE)
+
+
+def error_chart(labels: np.ndarray, errs: np.ndarray, metric: str) -> go.Figure:
+    means = recon.per_digit_error(labels, errs)
+    chart = go.Figure(go.Bar(x=[plots.digit_label(d) for d in means], y=list(means.values()),
+                             marker_color=[plots.DIGIT_COLOURS[d] for d in means],
+                             text=[f"{v:.3g}" for v in means.values()], textposition="outside"))
+    chart.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                        xaxis={"type": "category", "title": "digit"}, yaxis={"title": f"mean {metric.upper()}"})
+    return chart
+
+
+def reconstructions_section(ckpt, digits: list[int], per_digit: int, metric: str, seed: int) -> None:
+    st.caption(recon.INVERSION_NOTES[ckpt.model.inversion])
+    if not digits:
+        st.info("Choose at least one digit in the sidebar.")
+        return
+    index, x, x_hat = reconstructions(ckpt.sha256, tuple(digits), per_digit, seed, ckpt.model)
+    errs = recon.errors(torch.from_numpy(x), torch.from_numpy(x_hat), metric)
+    labels = ui.mnist("test").labels[index].numpy()
+    left, right = st.columns([3, 2])
+    with left:
+        picture = pairs_picture(index, x, x_hat, errs, per_digit)
+        st.image(picture, output_format="PNG", clamp=True,
+                 caption=f"Pairs of test image (its number in the test set below) and {ckpt.name}'s reconstruction "
+                         f"({metric.upper()} below); one row per digit, drawn with seed {seed}.")
+        st.download_button("Download PNG", images.png_bytes(picture), on_click="ignore", mime="image/png",
+                           file_name=f"reconstructions_{ckpt.name}_seed{seed}.png", key="download-pairs")
+    with right:
+        st.plotly_chart(error_chart(labels, errs, metric), key="errors", width="stretch")
+        st.caption(f"Mean {recon.METRICS[metric]} of the {per_digit} images of each digit shown.")
+
+
+def plane_section(ckpt, n: int, coverage: float, show_codes: bool) -> None:
+    st.markdown(
+        f"**{ckpt.name}** has a 2-D latent space, so it can be seen whole: each cell decodes the code at that point, "
+        "on a grid spaced by the prior's quantiles (every cell holds the same prior mass). The dots are the codes of "
+        "the test digits; look for how digits morph into each other across the plane and where the unseen 9s sit."
+    )
+    lo, hi = (1 - coverage) / 2, (1 + coverage) / 2
+    picture = plane(ckpt.sha256, n, coverage, ckpt.model)
+    if show_codes:
+        u = plane_codes(ckpt.name, ckpt.sha256, ckpt.model)
+        labels = ui.mnist("test").labels[:len(u)].numpy()
+        figure = plots.digit_scatter(u, labels, size=3, opacity=0.55, height=720, axis_titles=("z₁", "z₂"))
+        outside = ((u < lo) | (u > hi)).any(1).mean()
+    else:
+        figure, outside = plots.digit_scatter(np.zeros((0, 2)), np.zeros(0, int), height=720, axis_titles=("z₁", "z₂")), None
+    plots.add_picture(figure, picture, (lo, hi), (lo, hi))
+    ticks = [z for z in (-2.5, -2, -1, 0, 1, 2, 2.5) if lo <= recon.to_plane(np.array([[z, z]]))[0, 0] <= hi]
+    positions = recon.to_plane(np.array([[z, z] for z in ticks]))[:, 0]
+    figure.update_xaxes(tickvals=positions, ticktext=[f"{z:g}" for z in ticks])
+    figure.update_yaxes(tickvals=positions, ticktext=[f"{z:g}" for z in ticks])
+    st.plotly_chart(figure, key="plane", width="stretch")
+    note = f"{n} × {n} decoded codes over the central {coverage:.0%} of the prior on each axis (tick labels are z)."
+    if outside is not None:
+        note += f" {outside:.1%} of the test codes fall outside this square."
+    st.caption(note)
+    st.download_button("Download the plane as PNG", images.png_bytes(images.upscale(picture, SCALE)), on_click="ignore",
+                       mime="image/png", file_name=f"latent_plane_{ckpt.name}_{n}x{n}.png", key="download-plane")
+
+
+ckpt = ui.select_model()
+if ckpt is None:
+    st.stop()
+digits, per_digit, metric, seed = examples_ui()
+grid_n, coverage, show_codes = plane_ui()
+reconstructions_section(ckpt, digits, per_digit, metric, seed)
+
+st.header("The 2-D latent plane")
+usable = [c for c in ui.status().values() if not isinstance(c, str)]
+flat = ckpt if ckpt.model.latent_dim == 2 else next((c for c in usable if getattr(c.model, "latent_dim", 0) == 2), None)
+if flat:
+    plane_section(flat, grid_n, coverage, show_codes)
+else:
+    problem = ui.status().get("vae2")
+    st.info("No model with a 2-D latent space (vae2) is available" + (f": {problem}" if isinstance(problem, str) else "."),
+            icon=":material/info:")
+st.caption(ui.device_caption())

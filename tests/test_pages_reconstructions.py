@@ -1,0 +1,95 @@
+"""AppTests of the Reconstructions page: pairs with their errors, per-digit means, the 2-D latent plane."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from explorer import checkpoints, recon
+from page_checks import downloads, plotly_figure, served_image, series, texts
+
+PAGE = str(Path(__file__).parent.parent / "pages" / "4_Reconstructions.py")
+
+
+def pairs_size(digits: int, per_digit: int) -> tuple[int, int]:
+    """The labelled grid at scale 2: 56-pixel digits, 4-pixel gaps, a 10-pixel caption strip under each."""
+    return 2 * per_digit * 60 + 4, digits * 70 + 4
+
+
+@pytest.fixture
+def app(checkpoint_env, data_cache, media):
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def pairs(at, media):
+    (element,) = [e for e in at.image if "reconstruction" in e.proto.imgs[0].caption]
+    return element.proto.imgs[0].caption, served_image(media, element)
+
+
+def test_default_pairs_every_digit_with_its_error(app, media):
+    caption, picture = pairs(app, media)
+    assert picture.size == pairs_size(10, 6) and "seed 0" in caption
+    bars = plotly_figure(app, "errors")["data"][0]
+    assert list(bars["x"]) == [str(d) for d in range(9)] + ["9 (held out)"]
+    assert "invertible" in texts(app.caption)  # the first model is the flow
+    assert "reconstructions_flow_seed0.png" in downloads(app, media)
+
+
+def test_chosen_digits_count_metric_and_seed(app, media):
+    app.sidebar.selectbox(key="model").set_value("vae")
+    app.sidebar.multiselect(key="digits").set_value([9])
+    app.sidebar.slider(key="per_digit").set_value(3)
+    app.sidebar.radio(key="metric").set_value("bce")
+    app.sidebar.number_input(key="seed").set_value(5)
+    app.run()
+    assert not app.exception
+    caption, picture = pairs(app, media)
+    assert picture.size == pairs_size(1, 3) and "seed 5" in caption and "BCE" in caption
+    bars = plotly_figure(app, "errors")["data"][0]
+    assert list(bars["x"]) == ["9 (held out)"] and len(series(bars)) == 1
+    assert recon.INVERSION_NOTES["posterior-mean"] in texts(app.caption)
+    assert "reconstructions_vae_seed5.png" in downloads(app, media)
+
+
+def test_the_gan_says_its_codes_are_optimised(app):
+    app.sidebar.selectbox(key="model").set_value("gan")
+    app.sidebar.multiselect(key="digits").set_value([1])
+    app.run()
+    assert not app.exception
+    assert recon.INVERSION_NOTES["optimised"] in texts(app.caption)
+
+
+def test_latent_plane_with_the_test_codes(app, media):
+    figure = plotly_figure(app, "plane")
+    assert len(figure["layout"]["images"]) == 1
+    assert sum(len(series(t, "x")) for t in figure["data"]) == 10_000
+    assert figure["data"][-1]["name"] == "9 (held out)"
+    assert "20 × 20 decoded codes over the central 90%" in texts(app.caption)
+    assert "latent_plane_vae2_20x20.png" in downloads(app, media)
+    app.sidebar.slider(key="grid").set_value(10)
+    app.sidebar.toggle(key="codes").set_value(False)
+    app.run()
+    assert not app.exception
+    figure = plotly_figure(app, "plane")
+    assert figure["data"] == [] and len(figure["layout"]["images"]) == 1
+    assert "latent_plane_vae2_10x10.png" in downloads(app, media)
+
+
+def test_without_a_2d_model_the_plane_explains_why(tiny_checkpoints, tmp_path, monkeypatch, data_cache):
+    directory = tmp_path / "checkpoints"
+    shutil.copytree(tiny_checkpoints, directory)
+    weights, _ = checkpoints.paths("vae2", directory)
+    weights.write_bytes(weights.read_bytes()[:100])
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(directory))
+    st.cache_resource.clear()
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    at.run()
+    st.cache_resource.clear()
+    assert not at.exception
+    assert "No model with a 2-D latent space (vae2) is available: Checkpoint 'vae2'" in texts(at.info)
+    assert "Unavailable: vae2" in texts(at.sidebar.caption)

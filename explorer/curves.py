@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
+from .images import gif_bytes, grid
+
 GRIDS = "epoch_grids"
 LABELS = {"d_loss": "discriminator loss", "g_loss": "generator loss", "d_real": "D(x), real images",
           "d_fake": "D(G(z)), generated images", "wasserstein": "Wasserstein estimate",
@@ -69,6 +71,11 @@ def diversity(grids: np.ndarray) -> np.ndarray:
     gram = x @ x.transpose(0, 2, 1)
     distances = np.sqrt(np.clip(squares[:, :, None] + squares[:, None, :] - 2 * gram, 0, None))  # (E, K, K)
     return distances.sum((1, 2)) / (k * (k - 1)) / np.sqrt(x.shape[2])
+
+
+def epochs_gif(grids: np.ndarray, scale: int = 2, frame_ms: int = 400) -> bytes:
+    """Grids (E, K, 28, 28) uint8 as one looping GIF, a frame per epoch, each grid 8 digits wide."""
+    return gif_bytes(np.stack([grid(g / 255, ncols=8) for g in grids]), scale=scale, frame_ms=frame_ms)
 
 
 def steps_per_epoch(card: dict) -> int | None:

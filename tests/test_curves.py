@@ -1,7 +1,10 @@
 """explorer.curves: smoothing, thinning, panels of the keys present, grid diversity."""
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from explorer import curves
 
@@ -60,6 +63,12 @@ def test_diversity_drops_when_the_grid_collapses():
     assert values.shape == (3,) and values[0] > values[1] > values[2] == 0
     black, white = np.zeros((1, 28, 28), np.uint8), np.full((1, 28, 28), 255, np.uint8)
     np.testing.assert_allclose(curves.diversity(np.concatenate([black, white])[None]), 1.0)  # the largest distance
+
+
+def test_epochs_gif_has_a_frame_per_epoch():
+    grids = np.random.default_rng(0).integers(0, 256, (3, 64, 28, 28), dtype=np.uint8)
+    gif = Image.open(io.BytesIO(curves.epochs_gif(grids, scale=2)))
+    assert gif.format == "GIF" and gif.n_frames == 3 and gif.size == (2 * (8 * 30 + 2),) * 2
 
 
 def test_steps_per_epoch_and_tail_means():

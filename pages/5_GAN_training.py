@@ -1,0 +1,172 @@
+"""GAN training: the stored losses and discriminator outputs of the GAN's run, and its fixed-noise grid epoch by epoch."""
+
+from functools import partial
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer import checkpoints, curves, ui
+
+st.set_page_config(page_title="GAN training · Latent Explorer", page_icon=":material/monitoring:", layout="wide")
+st.title("GAN training")
+st.markdown(
+    "A GAN trains two networks against each other: the generator G draws digits from noise z, the discriminator D "
+    "tells them from real ones. These are the curves recorded while the shipped GAN trained, and the same 64 noise "
+    "vectors drawn by G at the end of every epoch. Look for a balance — neither network winning for good — and for "
+    "grids that keep many different digits (a generator that draws only a few is *mode-collapsed*)."
+)
+MAX_POINTS = 2000
+COLOURS = {"d_loss": "#4e79a7", "g_loss": "#f28e2b", "d_real": "#59a14f", "d_fake": "#e15759"}
+HEALTH_NOTES = """
+**Healthy (standard, non-saturating GAN).** The two losses oscillate around a level instead of running away;
+D(x) stays somewhat above D(G(z)) and neither is pinned at 1 or 0 (at the ideal equilibrium both are 0.5 and the
+discriminator loss is 2 ln 2 ≈ 1.39). The grid sharpens from blobs into varied digits and then changes little.
+
+**The discriminator wins.** D(x) → 1, D(G(z)) → 0, the discriminator loss falls towards 0 and the generator loss
+climbs. Real and generated digits no longer overlap in D's eyes, so there is no small step that improves G: its
+gradient vanishes and the grid stops improving. Training longer can make it worse.
+
+**Mode collapse.** G finds a few digits that fool D and draws them for every z: the grid fills with copies of one or
+two shapes while the losses may look calm. The diversity curve below drops; D then learns to reject those shapes
+and G hops to others, so the losses oscillate widely.
+
+**WGAN-GP.** The critic's scores are not probabilities: D(x) and D(G(z)) drift freely and only their gap matters.
+The Wasserstein estimate (the gap) should shrink as G improves and tracks sample quality, unlike the standard
+losses; the gradient penalty should stay small, spikes mean the critic has left its 1-Lipschitz constraint.
+"""
+
+
+# -- choices --------------------------------------------------------------------------------------
+
+def checkpoint_ui() -> str:
+    """The GAN first, then any other checkpoint that stored a training history."""
+    others = []
+    for name in checkpoints.available():
+        try:
+            if name != "gan" and checkpoints.read_card(name).get("history"):
+                others.append(name)
+        except checkpoints.CheckpointError:
+            continue
+    return st.sidebar.selectbox("Training run", ["gan", *others], key="run",
+                                help="The shipped GAN; other checkpoints with stored curves are listed too.")
+
+
+def smoothing_ui() -> float:
+    return st.sidebar.slider("Smoothing", 0.0, 0.99, 0.9, 0.01, key="smoothing",
+                             help="Exponential moving average over steps: the weight of the past. Raw values stay faint behind.")
+
+
+# -- cached work ----------------------------------------------------------------------------------
+
+@st.cache_data(max_entries=8, show_spinner="Reading the training history...")
+def history(name: str, weights_sha256: str, directory: str) -> dict[str, np.ndarray]:
+    card = checkpoints.read_card(name, directory)
+    return {k: v.numpy() for k, v in checkpoints.load_history(card, directory).items()}
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def diversity(weights_sha256: str, _grids: np.ndarray) -> np.ndarray:
+    return curves.diversity(_grids)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def smoothed(weights_sha256: str, key: str, smoothing: float, _values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thinned steps, raw values and smoothed values of one series."""
+    keep = curves.thin(len(_values), MAX_POINTS)
+    return keep, _values[keep], curves.ema(_values, smoothing)[keep]
+
+
+# -- the page ---------------------------------------------------------------------------------------
+
+def panel_chart(sha: str, panel: curves.Panel, series: dict, smoothing: float, marker: int | None) -> go.Figure:
+    figure = go.Figure()
+    for i, key in enumerate(panel.keys):
+        steps, raw, smooth = smoothed(sha, key, smoothing, series[key])
+        colour = COLOURS.get(key, ("#4e79a7", "#f28e2b")[i % 2])
+        label = curves.LABELS.get(key, key)
+        if smoothing > 0:
+            figure.add_trace(go.Scatter(x=steps, y=raw, mode="lines", line={"color": colour, "width": 1}, opacity=0.25,
+                                        name=f"{label} (raw)", showlegend=False, hoverinfo="skip"))
+        figure.add_trace(go.Scatter(x=steps, y=smooth, mode="lines", line={"color": colour, "width": 2}, name=label))
+    if marker is not None:
+        figure.add_vline(x=marker, line={"color": "grey", "dash": "dot"})
+    figure.update_layout(title=panel.title, height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         xaxis={"title": "step"}, legend={"orientation": "h", "y": -0.25})
+    return figure
+
+
+def diversity_chart(values: np.ndarray, reference: float, epoch: int) -> go.Figure:
+    figure = go.Figure(go.Scatter(x=np.arange(1, len(values) + 1), y=values, mode="lines+markers", name="fixed-noise grid"))
+    figure.add_hline(y=reference, line={"color": "grey", "dash": "dash"},
+                     annotation_text="64 real test digits", annotation_position="bottom right")
+    figure.add_vline(x=epoch, line={"color": "grey", "dash": "dot"})
+    figure.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False,
+                         xaxis={"title": "epoch", "dtick": max(1, len(values) // 10)},
+                         yaxis={"title": "mean pixel distance between images", "rangemode": "tozero"})
+    return figure
+
+
+def grids_section(name: str, sha: str, grids: np.ndarray) -> int:
+    """The fixed-noise grid at a chosen epoch, its diversity over training, a GIF of them all; returns the epoch."""
+    epochs = len(grids)
+    epoch = st.slider("Epoch", 1, epochs, epochs, key="epoch") if epochs > 1 else 1
+    left, right = st.columns([1, 1])
+    with left:
+        ui.show_grid(grids[epoch - 1] / 255, ncols=8, scale=3, download=f"{name}_epoch{epoch}.png", key="download-grid",
+                     caption=f"The same 64 noise vectors drawn by the generator at the end of epoch {epoch} of {epochs}.")
+    with right:
+        real = ui.mnist("test").seen().images[:64].numpy()[None]
+        st.plotly_chart(diversity_chart(diversity(sha, grids), float(curves.diversity(real)[0]), epoch),
+                        key="diversity", width="stretch")
+        st.caption("How different the 64 grid images are from each other (root-mean-square pixel difference); "
+                   "a drop means the generator draws fewer distinct digits. The dashed line is the same measure "
+                   "for 64 real test digits 0-8.")
+        st.download_button("Download all epochs as GIF", partial(curves.epochs_gif, grids), file_name=f"{name}_training.gif",
+                           mime="image/gif", on_click="ignore", key="download-gif")
+    return epoch
+
+
+def curves_section(card: dict, series: dict, smoothing: float, epoch: int | None) -> None:
+    per_epoch = curves.steps_per_epoch(card)
+    marker = min(epoch * per_epoch, card["steps"]) if epoch and per_epoch else None
+    panels = curves.panels(series)
+    columns = st.columns(2)
+    for i, panel in enumerate(panels):
+        with columns[i % 2]:
+            st.plotly_chart(panel_chart(card["weights_sha256"], panel, series, smoothing, marker),
+                            key=f"curve-{panel.title}", width="stretch")
+    if marker is not None:
+        st.caption(f"The dotted line marks the end of epoch {epoch} ({per_epoch:,} steps an epoch).")
+    tail = curves.tail_means(series)
+    summary = ", ".join(f"{curves.LABELS.get(k, k)} {v:.3g}" for k, v in tail.items())
+    st.markdown(f"**Over the last 10% of training:** {summary}.")
+
+
+name = checkpoint_ui()
+smoothing = smoothing_ui()
+directory = str(checkpoints.checkpoint_dir())
+try:
+    card = checkpoints.read_card(name, directory)
+    stored = history(name, card["weights_sha256"], directory)
+except checkpoints.CheckpointError as err:
+    st.error(str(err), icon=":material/error:")
+    st.stop()
+if not stored:
+    st.info(f"The checkpoint '{name}' was saved without a training history, so there are no curves to show. "
+            f"Runs of `python -m explorer train ...` store one beside the checkpoint.", icon=":material/info:")
+    st.stop()
+st.caption(f"{name}: {card['epochs']} epochs, {card['steps']:,} steps on {card['hardware']}. "
+           f"Trained with `{card['command']}`.")
+grids = stored.get(curves.GRIDS)
+epoch = None
+if grids is not None and len(grids):
+    st.subheader("The fixed-noise grid, epoch by epoch")
+    epoch = grids_section(name, card["weights_sha256"], grids)
+series = {k: v for k, v in stored.items() if k != curves.GRIDS}
+if series:
+    st.subheader("Training curves")
+    curves_section(card, series, smoothing, epoch)
+with st.expander("What healthy and failing GAN training look like", expanded=True):
+    st.markdown(HEALTH_NOTES)
+st.caption(ui.device_caption())

@@ -1,13 +1,71 @@
-"""Home page placeholder: lists the checkpoints found and the ones still missing."""
+"""Home: what Latent Explorer is, how to use each page, the models it loaded with their cards, and the device."""
+
+from pathlib import Path
 
 import streamlit as st
 
-from explorer import checkpoints
+from explorer import cards, ui
+from explorer.data import HELD_OUT_DIGIT
 
+st.set_page_config(page_title="Latent Explorer", page_icon=":material/explore:", layout="wide")
 st.title("Latent Explorer")
-for name in ("flow", "vae", "vae2", "gan", "classifier"):
-    try:
-        card = checkpoints.read_card(name)
-        st.write(f"**{name}**: {card['kind']}, metrics {card['metrics']}")
-    except checkpoints.CheckpointError as err:
-        st.warning(str(err))
+st.markdown(
+    "Generative models of handwritten digits, opened up. A normalizing flow, two variational autoencoders and a GAN "
+    "each learned to draw MNIST digits by mapping them to and from a space of Gaussian codes. Every model was trained "
+    f"on the digits 0-8 only: **the {HELD_OUT_DIGIT} is held out everywhere**, so each page can also ask what a model "
+    f"makes of a digit it has never seen. Pick a page in the sidebar; every random picture shows its seed, so the "
+    "same seed gives the same picture again."
+)
+
+PAGES = (
+    ("pages/1_Interpolation.py", ":material/timeline:", "Walk from one digit's code to another's and back, and solve latent analogies."),
+    ("pages/2_Samples.py", ":material/grid_view:", "Random digits from each model, with a temperature dial and the classifier's reading."),
+    ("pages/3_Embeddings.py", ":material/scatter_plot:", "All 10,000 test digits' codes on a 2-D map; select points to see them decoded."),
+    ("pages/4_Reconstructions.py", ":material/compare:", "Test digits beside their reconstructions and errors; the 2-D VAE's latent plane."),
+    ("pages/5_GAN_training.py", ":material/monitoring:", "The GAN's training curves and its fixed-noise grid epoch by epoch."),
+    ("pages/6_Few-shot_9.py", ":material/exposure_plus_1:", f"Make new {HELD_OUT_DIGIT}s from a handful of examples."),
+)
+
+
+def pages_section() -> None:
+    here = Path(__file__).parent
+    for path, icon, what in PAGES:
+        if (here / path).exists():
+            label = Path(path).stem.split("_", 1)[1].replace("_", " ")
+            left, right = st.columns([1, 3], vertical_alignment="center")
+            left.page_link(path, label=label, icon=icon)
+            right.markdown(what)
+
+
+def model_card(name: str, found) -> None:
+    """One checkpoint: its facts, metrics and the command that reproduces it, or why it cannot be used."""
+    with st.container(border=True):
+        st.subheader(name)
+        if isinstance(found, str):
+            st.error(found, icon=":material/error:")
+            st.caption("Pages that need this model say so and keep working with the others.")
+            return
+        st.markdown("\n".join(f"- **{label}:** {text}" for label, text in cards.facts(found.card, found.model)))
+        metrics = cards.metric_rows(found.card["metrics"])
+        if metrics:
+            st.dataframe(metrics, hide_index=True, width="stretch")
+        else:
+            st.caption("No metrics recorded yet: `python -m explorer evaluate` measures them.")
+        st.markdown("Reproduce:")
+        st.code(found.card["command"], language="bash", wrap_lines=True)
+        st.caption(f"weights sha256 {found.sha256[:12]}…")
+
+
+st.header("Pages")
+pages_section()
+st.header("Models")
+models = ui.status()
+unusable = [n for n, m in models.items() if isinstance(m, str)]
+if unusable:
+    st.warning(f"Not available: {', '.join(unusable)}. Their messages below say why and how to fix it.",
+               icon=":material/warning:")
+columns = st.columns(2)
+for i, (name, found) in enumerate(models.items()):
+    with columns[i % 2]:
+        model_card(name, found)
+st.caption(ui.device_caption())

@@ -1,0 +1,40 @@
+"""AppTests of the Home page: the pages, every model's card, broken checkpoints flagged with their messages."""
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from explorer import ui
+from page_checks import texts
+
+APP = str(Path(__file__).parent.parent / "app.py")
+
+
+def run_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_home_lists_pages_models_and_device(checkpoint_env):
+    at = run_app()
+    pages = sorted(p.name for p in (Path(APP).parent / "pages").glob("*.py"))
+    assert len(at.get("page_link")) == len(pages)
+    assert sorted(s.value for s in at.subheader) == sorted(ui.SHIPPED)  # cards sit in two columns
+    assert not at.error and not at.warning
+    text = texts(at.markdown)
+    assert "**kind:** gan" in text and "**latent:** 16-D, encoded by optimised inversion" in text
+    assert "**trained on digits:** 0-8 (9 held out)" in text and "**hardware:** test" in text
+    assert [c.value for c in at.code] == ["tests/conftest.py (untrained)"] * len(ui.SHIPPED)
+    assert "Models run on cpu" in texts(at.caption)
+    assert "held out everywhere" in text
+
+
+def test_broken_checkpoints_are_flagged_and_the_rest_shown(broken_checkpoints):
+    at = run_app()
+    errors = [e.value for e in at.error]
+    assert len(errors) == 2 and all("truncated or corrupt" in e for e in errors)
+    assert sorted(e.split("'")[1] for e in errors) == ["classifier", "flow"]
+    assert "Not available: flow, classifier" in at.warning[0].value
+    assert len(at.code) == len(ui.SHIPPED) - 2  # the usable models still show their cards

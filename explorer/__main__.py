@@ -1,4 +1,4 @@
-"""Command line: ``python -m explorer {train,sample,evaluate,fewshot,data} ...``; each verb has its own ``--help``."""
+"""Command line: ``python -m explorer {train,sample,evaluate,fewshot,embed,data} ...``; each verb has its own ``--help``."""
 
 from __future__ import annotations
 
@@ -47,6 +47,13 @@ def main(argv: list[str] | None = None) -> None:
     fewshot.add_argument("--score", action="store_true", help="also print the page's scores as JSON (needs the classifier)")
     fewshot.add_argument("--out", required=True, help="output .npy file, (N, 28, 28) float32 in [0, 1]")
     fewshot.set_defaults(run=_fewshot)
+    embed = verbs.add_parser("embed", help="compute the Embeddings page's default maps and store them in checkpoints/embeddings/")
+    embed.add_argument("--precompute", action="store_true", required=True,
+                       help="UMAP, t-SNE and PCA of every generative checkpoint's test-set codes, default settings")
+    embed.add_argument("--names", nargs="+", default=None, help="checkpoints (default: flow vae vae2 gan)")
+    embed.add_argument("--methods", nargs="+", default=None, choices=("umap", "tsne", "pca"))
+    embed.add_argument("--device", default=None)
+    embed.set_defaults(run=_embed)
     args = parser.parse_args(argv)
     args.run(args)
 
@@ -126,6 +133,14 @@ def _fewshot(args: argparse.Namespace) -> None:
     print(f"wrote {args.n} few-shot 9s ({args.method}, k={args.k}, seed {args.seed}) to {args.out}", file=sys.stderr)
     if args.score:
         print(json.dumps({"method": args.method, "k": args.k, "seed": args.seed, **dataclasses.asdict(result.scores)}))
+
+
+def _embed(args: argparse.Namespace) -> None:
+    from . import embed
+    from .device import pick_device
+
+    embed.precompute(args.names or ("flow", "vae", "vae2", "gan"), methods=args.methods or tuple(embed.METHODS),
+                     device=pick_device(args.device))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """explorer.embed: projections, the on-disk cache (shipped first), selections mapped back to rows, precompute."""
 
+import shutil
+
 import numpy as np
 import pytest
 
 from explorer import checkpoints, embed, plots
+from explorer.__main__ import main
 from explorer.data import HELD_OUT_DIGIT, TEST_SIZE, load_mnist
 
 N = 300  # test images used where a function takes a size
@@ -167,3 +170,13 @@ def test_scatter_traces_carry_their_row_ids():
     assert held_out.name == plots.digit_label(HELD_OUT_DIGIT) and held_out.marker.symbol == "diamond"
     point = {"curve_number": 9, "point_index": 3, "customdata": int(held_out.customdata[3])}
     assert labels[embed.selected_rows([point])[0]] == HELD_OUT_DIGIT
+
+
+def test_cli_precompute_stores_maps_beside_the_checkpoints(tiny_checkpoints, tmp_path, monkeypatch, data_cache, capsys):
+    directory = tmp_path / "checkpoints"
+    shutil.copytree(tiny_checkpoints, directory)
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(directory))
+    main(["embed", "--precompute", "--names", "vae2", "--methods", "pca"])
+    sha = checkpoints.load("vae2").sha256
+    assert [p.name for p in (directory / "embeddings").iterdir()] == [embed.file_name("vae2", sha, "pca", {})]
+    assert "s to compute" in capsys.readouterr().out

@@ -48,7 +48,7 @@ def model_card(name: str, found) -> None:
         st.markdown("\n".join(f"- **{label}:** {text}" for label, text in cards.facts(found.card, found.model)))
         metrics = cards.metric_rows(found.card["metrics"])
         if metrics:
-            st.dataframe(metrics, hide_index=True, width="stretch")
+            st.table(metrics, hide_index=True, border="horizontal")
         else:
             st.caption("No metrics recorded yet: `python -m explorer evaluate` measures them.")
         st.markdown("Reproduce:")
@@ -64,8 +64,9 @@ unusable = [n for n, m in models.items() if isinstance(m, str)]
 if unusable:
     st.warning(f"Not available: {', '.join(unusable)}. Their messages below say why and how to fix it.",
                icon=":material/warning:")
-columns = st.columns(2)
-for i, (name, found) in enumerate(models.items()):
-    with columns[i % 2]:
-        model_card(name, found)
+names = list(models)
+for pair in (names[i:i + 2] for i in range(0, len(names), 2)):  # rows of two cards, read left to right
+    for column, name in zip(st.columns(2), pair):
+        with column:
+            model_card(name, models[name])
 st.caption(ui.device_caption())

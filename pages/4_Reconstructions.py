@@ -15,7 +15,8 @@ st.markdown(
     "A VAE must squeeze every digit through a small code, so look at what it keeps (the digit, the slant) and what "
     "it loses (thin strokes, odd loops) — and at the **9s**, a digit none of the models was trained on."
 )
-SCALE = 2
+SCALE = 3
+ENCODERS = ("vae", "vae2", "gan", "flow")  # the VAEs first: theirs are the reconstructions worth studying
 
 
 # -- choices --------------------------------------------------------------------------------------
@@ -23,7 +24,7 @@ SCALE = 2
 def examples_ui() -> tuple[list[int], int, str, int]:
     digits = st.sidebar.multiselect("Digits", list(range(10)), default=list(range(10)), key="digits",
                                     format_func=plots.digit_label)
-    per_digit = st.sidebar.slider("Images per digit", 1, 12, 6, key="per_digit")
+    per_digit = st.sidebar.slider("Images per digit", 1, 12, 4, key="per_digit")
     metric = st.sidebar.radio("Error", list(recon.METRICS), key="metric", horizontal=True,
                               format_func=str.upper, help=" · ".join(f"{k.upper()}: {v}" for k, v in recon.METRICS.items()))
     return sorted(digits), per_digit, metric, ui.seed_input(key="seed", label="Seed (which test images)")
@@ -32,8 +33,8 @@ def examples_ui() -> tuple[list[int], int, str, int]:
 def plane_ui() -> tuple[int, float, bool]:
     st.sidebar.subheader("Latent plane")
     n = st.sidebar.slider("Grid size", 8, 30, 20, key="grid", help="Digits per side of the decoded plane.")
-    coverage = st.sidebar.select_slider("Prior mass covered", (0.8, 0.9, 0.95, 0.99), 0.9, key="coverage",
-                                        format_func=lambda c: f"central {c:.0%}",
+    coverage = st.sidebar.select_slider("Prior mass covered", (0.8, 0.9, 0.95, 0.99, 0.999), 0.99, key="coverage",
+                                        format_func=lambda c: f"central {c * 100:g}%",
                                         help="The plane spans this central share of the Gaussian prior along each axis.")
     codes = st.sidebar.toggle("Show the test codes", value=True, key="codes")
     return n, coverage, codes
@@ -75,7 +76,8 @@ def error_chart(labels: np.ndarray, errs: np.ndarray, metric: str) -> go.Figure:
                              marker_color=[plots.DIGIT_COLOURS[d] for d in means],
                              text=[f"{v:.3g}" for v in means.values()], textposition="outside"))
     chart.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                        xaxis={"type": "category", "title": "digit"}, yaxis={"title": f"mean {metric.upper()}"})
+                        xaxis={"type": "category", "title": "digit"},
+                        yaxis={"title": f"mean {metric.upper()}", "exponentformat": "e"})
     return chart
 
 
@@ -97,7 +99,7 @@ def reconstructions_section(ckpt, digits: list[int], per_digit: int, metric: str
                            file_name=f"reconstructions_{ckpt.name}_seed{seed}.png", key="download-pairs")
     with right:
         st.plotly_chart(error_chart(labels, errs, metric), key="errors", width="stretch")
-        st.caption(f"Mean {recon.METRICS[metric]} of the {per_digit} images of each digit shown.")
+        st.caption(f"Each bar: the {recon.METRICS[metric]}, averaged over the {per_digit} images of that digit shown.")
 
 
 def plane_section(ckpt, n: int, coverage: float, show_codes: bool) -> None:
@@ -115,13 +117,13 @@ def plane_section(ckpt, n: int, coverage: float, show_codes: bool) -> None:
         outside = ((u < lo) | (u > hi)).any(1).mean()
     else:
         figure, outside = plots.digit_scatter(np.zeros((0, 2)), np.zeros(0, int), height=720, axis_titles=("z₁", "z₂")), None
-    plots.add_picture(figure, picture, (lo, hi), (lo, hi))
-    ticks = [z for z in (-2.5, -2, -1, 0, 1, 2, 2.5) if lo <= recon.to_plane(np.array([[z, z]]))[0, 0] <= hi]
+    plots.add_picture(figure, picture * (0.6 if show_codes else 1.0), (lo, hi), (lo, hi))  # dimmed under the dots
+    ticks = [z for z in (-3, -2, -1, 0, 1, 2, 3) if lo <= recon.to_plane(np.array([[z, z]]))[0, 0] <= hi]
     positions = recon.to_plane(np.array([[z, z] for z in ticks]))[:, 0]
     figure.update_xaxes(tickvals=positions, ticktext=[f"{z:g}" for z in ticks])
     figure.update_yaxes(tickvals=positions, ticktext=[f"{z:g}" for z in ticks])
     st.plotly_chart(figure, key="plane", width="stretch")
-    note = f"{n} × {n} decoded codes over the central {coverage:.0%} of the prior on each axis (tick labels are z)."
+    note = f"{n} × {n} decoded codes over the central {coverage * 100:g}% of the prior on each axis (tick labels are z)."
     if outside is not None:
         note += f" {outside:.1%} of the test codes fall outside this square."
     st.caption(note)
@@ -129,7 +131,7 @@ def plane_section(ckpt, n: int, coverage: float, show_codes: bool) -> None:
                        mime="image/png", file_name=f"latent_plane_{ckpt.name}_{n}x{n}.png", key="download-plane")
 
 
-ckpt = ui.select_model()
+ckpt = ui.select_model(names=ENCODERS)
 if ckpt is None:
     st.stop()
 digits, per_digit, metric, seed = examples_ui()

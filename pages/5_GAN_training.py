@@ -143,30 +143,35 @@ def curves_section(card: dict, series: dict, smoothing: float, epoch: int | None
     st.markdown(f"**Over the last 10% of training:** {summary}.")
 
 
+def run_section(name: str, smoothing: float) -> None:
+    """Everything stored about one training run, or why nothing can be shown."""
+    directory = str(checkpoints.checkpoint_dir())
+    try:
+        card = checkpoints.read_card(name, directory)
+        stored = history(name, card["weights_sha256"], directory)
+    except checkpoints.CheckpointError as err:
+        st.error(str(err), icon=":material/error:")
+        return
+    if not stored:
+        st.info(f"The checkpoint '{name}' was saved without a training history, so there are no curves to show. "
+                "Runs of `python -m explorer train ...` store one beside the checkpoint.", icon=":material/info:")
+        return
+    st.caption(f"{name}: {card['epochs']} epochs, {card['steps']:,} steps on {card['hardware']}. "
+               f"Trained with `{card['command']}`.")
+    grids = stored.get(curves.GRIDS)
+    epoch = None
+    if grids is not None and len(grids):
+        st.subheader("The fixed-noise grid, epoch by epoch")
+        epoch = grids_section(name, card["weights_sha256"], grids)
+    series = {k: v for k, v in stored.items() if k != curves.GRIDS}
+    if series:
+        st.subheader("Training curves")
+        curves_section(card, series, smoothing, epoch)
+
+
 name = checkpoint_ui()
 smoothing = smoothing_ui()
-directory = str(checkpoints.checkpoint_dir())
-try:
-    card = checkpoints.read_card(name, directory)
-    stored = history(name, card["weights_sha256"], directory)
-except checkpoints.CheckpointError as err:
-    st.error(str(err), icon=":material/error:")
-    st.stop()
-if not stored:
-    st.info(f"The checkpoint '{name}' was saved without a training history, so there are no curves to show. "
-            f"Runs of `python -m explorer train ...` store one beside the checkpoint.", icon=":material/info:")
-    st.stop()
-st.caption(f"{name}: {card['epochs']} epochs, {card['steps']:,} steps on {card['hardware']}. "
-           f"Trained with `{card['command']}`.")
-grids = stored.get(curves.GRIDS)
-epoch = None
-if grids is not None and len(grids):
-    st.subheader("The fixed-noise grid, epoch by epoch")
-    epoch = grids_section(name, card["weights_sha256"], grids)
-series = {k: v for k, v in stored.items() if k != curves.GRIDS}
-if series:
-    st.subheader("Training curves")
-    curves_section(card, series, smoothing, epoch)
+run_section(name, smoothing)
 with st.expander("What healthy and failing GAN training look like", expanded=True):
     st.markdown(HEALTH_NOTES)
 st.caption(ui.device_caption())

@@ -110,6 +110,7 @@ def test_a_broken_card_shows_its_message(tiny_checkpoints, tmp_path, monkeypatch
     at.run()
     assert not at.exception
     assert "is not valid JSON" in texts(at.error)
+    assert "Mode collapse." in texts(at.markdown)  # the notes stay
 
 
 def test_other_runs_with_curves_are_listed(run_page, tmp_path):

@@ -13,6 +13,7 @@ all ten digits. Images are float tensors (N, 1, 28, 28) in [0, 1]; every random 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import metrics
+from . import images, metrics
 from .latent import SubspaceGaussian, fit_gaussian
 from .models.base import GenerativeModel
 from .models.flow import IMAGE_DIM, Flow
@@ -141,6 +142,7 @@ class Scores:
     real_distance: float  # the same for the real test 9s: what "not copying" looks like
     likelihood: float | None  # of the test 9s, in the unit below; None where the method has none
     likelihood_unit: str | None
+    invalid: int = 0  # samples that did not decode to finite pixels (shown black, scored as black)
 
 
 def nearest_distance(x: torch.Tensor, examples: torch.Tensor) -> float:
@@ -220,5 +222,7 @@ def run(method: str, examples: torch.Tensor, ref: Reference, *, flow: Flow | Non
         tuned = tuned or transfer(flow, examples, ref, steps=steps)
         samples = tuned.flow.sample(n, temperature, torch.Generator().manual_seed(seed)).cpu()
         likelihood = tuned.test_bpd, "bits/dim"
-    samples = samples.float().clamp(0, 1)
-    return Result(method, samples[:, 0].numpy(), score(samples, examples, ref, classifier, likelihood))
+    samples, invalid = images.finite(samples.float())
+    samples = samples.clamp(0, 1)
+    scores = dataclasses.replace(score(samples, examples, ref, classifier, likelihood), invalid=invalid)
+    return Result(method, samples[:, 0].numpy(), scores)

@@ -72,3 +72,12 @@ def labelled_grid(images: torch.Tensor | np.ndarray, labels: list[str], ncols: i
         canvas.paste(Image.fromarray((upscale(image, scale) * 255).round().astype(np.uint8)), (x, y))
         draw.text((x + size / 2, y + size + strip / 2), label, fill=255, font=font, anchor="mm")
     return np.asarray(canvas, dtype=np.float32) / 255
+
+
+def finite(images: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Images with non-finite pixels set to black (NaN, -inf) or white (+inf), and how many images had any.
+
+    A flow's inverse can overflow far from its training data; pages show such images black and say how many.
+    """
+    bad = int((~torch.isfinite(images)).flatten(1).any(1).sum())
+    return torch.nan_to_num(images, nan=0.0, posinf=1.0, neginf=0.0), bad

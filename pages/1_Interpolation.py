@@ -66,8 +66,10 @@ def images_of(test: data.Digits, picks) -> torch.Tensor:
 
 
 @st.cache_data(max_entries=64, show_spinner="Walking through latent space...")
-def walk(sha: str, picks: tuple, steps: int, path: str, _model, _x) -> np.ndarray:
-    return images.to_numpy(ui.on_device(latent.walk, _model, _x[0:1], _x[1:2], steps, path))
+def walk(sha: str, picks: tuple, steps: int, path: str, _model, _x) -> tuple[np.ndarray, int]:
+    """The round trip's frames and how many failed to decode to finite pixels."""
+    frames, failed = images.finite(ui.on_device(latent.walk, _model, _x[0:1], _x[1:2], steps, path))
+    return images.to_numpy(frames), failed
 
 
 @st.cache_data(max_entries=64, show_spinner="Solving the analogy...")
@@ -97,7 +99,8 @@ def probability_chart(probs: np.ndarray, start: int, end: int, cross: int | None
                                line={"color": colours.get(digit, "#9e9e9e"), "width": 3 if digit in colours else 1.5,
                                      "dash": "solid" if digit in colours else "dot"})
     if cross is not None:
-        figure.add_vline(x=cross, line_dash="dash", line_color="#555", annotation_text=f"{end} from step {cross}")
+        figure.add_vline(x=cross, line_dash="dash", line_color="#555", annotation_text=f" {end} from step {cross}",
+                         annotation_position="bottom right")
     figure.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend_title_text="digit",
                          xaxis_title="step", yaxis_title="classifier probability", yaxis_range=[0, 1.02])
     return figure
@@ -132,7 +135,9 @@ if mode == "Interpolation":
     picks = (image_ui("Start digit", (2, 0), 0, seed, test), image_ui("End digit", (8, 0), 1, seed, test))
     path, steps = path_ui()
     x = images_of(test, picks)
-    frames = walk(model.sha256, picks, steps, path, model.model, x)
+    frames, failed = walk(model.sha256, picks, steps, path, model.model, x)
+    if failed:
+        st.warning(f"{failed} frames did not decode to finite pixels (the model's inverse overflowed); shown black.")
     (start, _), (end, _) = picks
     labels = describe(picks, seed)
 

@@ -25,9 +25,10 @@ def settings_ui() -> tuple[int, float, int]:
 
 
 @st.cache_data(max_entries=64, show_spinner="Sampling...")
-def samples(sha: str, n: int, temperature: float, seed: int, _model) -> np.ndarray:
-    generator = torch.Generator().manual_seed(seed)
-    return images.to_numpy(ui.on_device(_model.sample, n, temperature, generator))
+def samples(sha: str, n: int, temperature: float, seed: int, _model) -> tuple[np.ndarray, int]:
+    """The samples (n, 28, 28) and how many failed to decode to finite pixels."""
+    pictures, failed = images.finite(ui.on_device(_model.sample, n, temperature, torch.Generator().manual_seed(seed)))
+    return images.to_numpy(pictures), failed
 
 
 @st.cache_data(max_entries=64, show_spinner="Classifying...")
@@ -72,11 +73,14 @@ model = ui.select_model()
 if model is None:
     st.stop()
 n, temperature, seed = settings_ui()
-pictures = samples(model.sha256, n, temperature, seed, model.model)
+pictures, failed = samples(model.sha256, n, temperature, seed, model.model)
 ncols, scale = (8, 3) if n <= 64 else (16, 2)
 stem = f"samples_{model.name}_n{n}_t{temperature:.2f}_seed{seed}"
 ui.show_grid(pictures, ncols=ncols, scale=scale, download=f"{stem}.png",
              caption=f"{n} samples from {model.name} at temperature {temperature:.2f}, seed {seed}: "
                      "the same seed always gives the same grid.")
+if failed:
+    st.warning(f"{failed} of {n} codes did not decode to finite pixels (the model's inverse overflowed); they are "
+               "shown black. Lower the temperature to stay nearer the data.", icon=":material/warning:")
 labels_panel(pictures, (model.sha256, n, temperature, seed), ncols, scale, f"{stem}_labelled.png")
 st.caption(ui.device_caption())

@@ -128,12 +128,18 @@ def show_result(result: fewshot.Result, settings: dict) -> None:
     ui.show_grid(result.samples, ncols=8, scale=2,
                  download=f"fewshot9_{result.method}_seed{settings['seed']}.png", key=f"download-{result.method}")
     first, second = st.columns(2)
-    first.metric("Called 9", "—" if s.share_nine is None else f"{s.share_nine:.0%}")
-    second.metric("Fréchet distance", "—" if s.frechet is None else f"{s.frechet:.1f}")
-    first.metric("Distance to nearest example", f"{s.copy_distance:.2f}",
-                 help=f"Real test 9s: {s.real_distance:.2f}. Much lower than that means copying.")
-    second.metric("Test 9s' likelihood", "—" if s.likelihood is None else f"{s.likelihood:.3g}",
+    first.metric("Called 9", "—" if s.share_nine is None else f"{s.share_nine:.0%}",
+                 help="Share of the samples the classifier reads as 9.")
+    second.metric("Fréchet distance", "—" if s.frechet is None else f"{s.frechet:.1f}",
+                  help="To the real test 9s, in the classifier's features; lower is closer.")
+    first.metric("To nearest example", f"{s.copy_distance:.2f}",
+                 help=f"Mean pixel distance from a sample to the closest example. Real test 9s: {s.real_distance:.2f}; "
+                      "much lower than that means copying.")
+    second.metric("Test 9s' likelihood", "—" if s.likelihood is None else f"{s.likelihood:.3g} {s.likelihood_unit.split()[0]}",
                   help=s.likelihood_unit or "This method has no likelihood.")
+    if s.invalid:
+        st.caption(f":orange[{s.invalid} of {len(result.samples)} samples did not decode to finite pixels; "
+                   "shown and scored as black.]")
 
 
 def comparison(results: list[fewshot.Result]) -> pd.DataFrame:

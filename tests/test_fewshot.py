@@ -121,3 +121,11 @@ def test_cli_writes_the_samples(tiny_checkpoints, tmp_path, monkeypatch, capsys)
     assert samples.shape == (6, 28, 28) and samples.dtype == np.float32
     assert samples.min() >= 0 and samples.max() <= 1
     assert "wrote 6 few-shot 9s" in capsys.readouterr().err
+
+
+def test_transfer_records_its_training_and_scores_the_test_nines(models, examples, ref):
+    tuned = fewshot.transfer(models["flow"], examples, ref, steps=5)
+    assert len(tuned.history) == 5 and all(np.isfinite(tuned.history))
+    assert tuned.test_bpd == pytest.approx(metrics.mean_bits_per_dim(tuned.flow, ref.nines, seed=0), abs=1e-4)
+    again = fewshot.run("finetune", examples, ref, flow=models["flow"], n=4, tuned=tuned)
+    assert again.scores.likelihood == tuned.test_bpd

@@ -50,6 +50,7 @@ def test_fine_tuning_shows_its_progress(app, media):
     assert not app.exception
     assert len(sample_grids(app, media)) == 2
     assert "Fine-tuned a copy of the flow for 10 steps" in app.get("progress")[0].proto.text
+    assert "bits/dim of the 10 examples while fine-tuning" in texts(app.caption).lower()
 
 
 def test_gallery_picks(app, media):

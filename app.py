@@ -17,13 +17,19 @@ st.markdown(
     "same seed gives the same picture again."
 )
 
-PAGES = (
-    ("pages/1_Interpolation.py", ":material/timeline:", "Walk from one digit's code to another's and back, and solve latent analogies."),
-    ("pages/2_Samples.py", ":material/grid_view:", "Random digits from each model, with a temperature dial and the classifier's reading."),
-    ("pages/3_Embeddings.py", ":material/scatter_plot:", "All 10,000 test digits' codes on a 2-D map; select points to see them decoded."),
-    ("pages/4_Reconstructions.py", ":material/compare:", "Test digits beside their reconstructions and errors; the 2-D VAE's latent plane."),
-    ("pages/5_GAN_training.py", ":material/monitoring:", "The GAN's training curves and its fixed-noise grid epoch by epoch."),
-    ("pages/6_Few-shot_9.py", ":material/exposure_plus_1:", f"Make new {HELD_OUT_DIGIT}s from a handful of examples."),
+PAGES = (  # (file, icon, what it is for)
+    ("pages/1_Interpolation.py", ":material/timeline:",
+     "Walk from one digit's code to another's and back, and solve latent analogies."),
+    ("pages/2_Samples.py", ":material/grid_view:",
+     "Random digits from each model, with a temperature dial and the classifier's reading."),
+    ("pages/3_Embeddings.py", ":material/scatter_plot:",
+     "All 10,000 test digits' codes on a 2-D map; select points to see them decoded."),
+    ("pages/4_Reconstructions.py", ":material/compare:",
+     "Test digits beside their reconstructions and errors; the 2-D VAE's latent plane."),
+    ("pages/5_GAN_training.py", ":material/monitoring:",
+     "The GAN's training curves and its fixed-noise grid epoch by epoch."),
+    ("pages/6_Few-shot_9.py", ":material/exposure_plus_1:",
+     f"Make new {HELD_OUT_DIGIT}s from a handful of examples."),
 )
 
 

@@ -84,7 +84,7 @@ def lookup(name: str, sha256: str, method: str, settings: dict, seed: int = 0, n
     file = file_name(name, sha256, method, settings, seed, n)
     for folder in (shipped_dir(), cache_root()):
         if (folder / file).exists():
-            return _read(folder / file)
+            return read(folder / file)
     return None
 
 
@@ -110,7 +110,7 @@ def projection(model, name: str, sha256: str, method: str, settings: dict, seed:
         path = cache_root() / file_name(name, sha256, method, settings, seed, n)
         write(path, coords, labels, time.perf_counter() - started)
     report(1.0, "Done.")
-    return _read(path)
+    return read(path)
 
 
 def codes(model, name: str, sha256: str, n: int = TEST_SIZE, run=_call, progress: Progress | None = None) -> np.ndarray:
@@ -175,7 +175,8 @@ def write(path: Path, coords: np.ndarray, labels: np.ndarray, seconds: float) ->
     tmp.replace(path)
 
 
-def _read(path: Path) -> Projection:
+def read(path: Path) -> Projection:
+    """A stored projection (no pickles are loaded)."""
     with np.load(path, allow_pickle=False) as stored:
         return Projection(stored["coords"].astype(np.float32), stored["labels"].astype(np.int64),
                           float(stored["seconds"]), path)
@@ -235,7 +236,8 @@ def precompute(names, methods=tuple(METHODS), out: Path | None = None, device="c
             settings = settings_for(method)
             target = out / file_name(name, ckpt.sha256, method, settings)
             started = time.perf_counter()
-            result = lookup(name, ckpt.sha256, method, settings) or projection(ckpt.model, name, ckpt.sha256, method, settings)
+            result = (lookup(name, ckpt.sha256, method, settings)
+                      or projection(ckpt.model, name, ckpt.sha256, method, settings))
             if result.path != target:
                 write(target, result.coords, result.labels, result.seconds)
             log(f"{target} ({result.seconds:.1f} s to compute, {time.perf_counter() - started:.1f} s now)")

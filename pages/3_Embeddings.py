@@ -42,8 +42,9 @@ def settings_ui(method: str) -> tuple[dict, int]:
                     "min_dist": st.sidebar.select_slider("Minimum distance", MIN_DIST, 0.1, key="min_dist",
                                                          help="How tightly UMAP may pack points together.")}
     elif method == "tsne":
-        settings = {"perplexity": float(st.sidebar.select_slider("Perplexity", PERPLEXITY, 30, key="perplexity",
-                                                                 help="Roughly the number of neighbours each point attends to."))}
+        perplexity = st.sidebar.select_slider("Perplexity", PERPLEXITY, 30, key="perplexity",
+                                              help="Roughly the number of neighbours each point attends to.")
+        settings = {"perplexity": float(perplexity)}
         st.sidebar.caption("A new t-SNE map of 10,000 points takes a few minutes on a laptop CPU; it is kept afterwards.")
     else:
         return {}, 0
@@ -94,7 +95,8 @@ def selection_panel(ckpt, rows: list[int], labels: np.ndarray) -> None:
     shown = rows[:MAX_SHOWN]
     counts = np.bincount(labels[rows], minlength=10)
     mix = ", ".join(f"{c} × {plots.digit_label(d)}" for d, c in enumerate(counts) if c)
-    st.markdown(f"**{len(rows)} selected** ({mix})" + (f"; showing the first {MAX_SHOWN}." if len(rows) > MAX_SHOWN else "."))
+    more = f"; showing the first {MAX_SHOWN}" if len(rows) > MAX_SHOWN else ""
+    st.markdown(f"**{len(rows)} selected** ({mix}){more}.")
     x = ui.mnist("test").images[shown].unsqueeze(1).float() / 255  # (n, 1, 28, 28)
     captions = [f"#{r} · {labels[r]}" for r in shown]
     left, right = st.columns(2)
@@ -114,11 +116,24 @@ def show_labelled(pictures, captions: list[str], filename: str) -> None:
                        on_click="ignore", key=f"download-{filename}")
 
 
+def map_caption(ckpt, method: str, settings: dict, seed: int, result: embed.Projection) -> str:
+    """What the map shows, with every setting and the seed that reproduce it."""
+    text = f"{embed.METHODS[method]} of {ckpt.name}'s {ckpt.model.latent_dim}-D codes of {len(result.labels):,} test digits"
+    if method != "pca":
+        described = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in settings.items())
+        text += f" ({described}, seed {seed})"
+        if ckpt.model.latent_dim > embed.PCA_DIMS:
+            text += f", through their first {embed.PCA_DIMS} principal components"
+    return (text + f". The map took {result.seconds:.0f} s to compute, once. "
+            "Click a legend entry to hide a digit, double-click it to show that digit alone.")
+
+
 def clustering_note(mix: np.ndarray) -> str:
     share = mix[HELD_OUT_DIGIT, HELD_OUT_DIGIT]
     others = [d for d in np.argsort(-mix[HELD_OUT_DIGIT]) if d != HELD_OUT_DIGIT][:2]
+    rest = " and ".join(f"{d}s ({mix[HELD_OUT_DIGIT, d]:.0%})" for d in others)
     return (f"In this map, {share:.0%} of the {embed.NEIGHBOURS} nearest neighbours of a held-out {HELD_OUT_DIGIT} are "
-            f"also {HELD_OUT_DIGIT}s; the rest are mostly " + " and ".join(f"{d}s ({mix[HELD_OUT_DIGIT, d]:.0%})" for d in others) + ".")
+            f"also {HELD_OUT_DIGIT}s; the rest are mostly {rest}.")
 
 
 def clustering_chart(mix: np.ndarray) -> go.Figure:
@@ -137,17 +152,14 @@ method = method_ui(ckpt.name, ckpt.sha256)
 settings, seed = settings_ui(method)
 result = projection(ckpt, method, settings, seed)
 labels = result.labels
-described = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in settings.items())
 event = st.plotly_chart(figure(str(result.path), result), on_select="rerun", selection_mode=("points", "box", "lasso"),
                         key=f"map-{result.path.stem}", width="stretch")
-st.caption(f"{embed.METHODS[method]} of {ckpt.name}'s {ckpt.model.latent_dim}-D codes of {len(labels):,} test digits"
-           + (f" ({described}, seed {seed})" if method != "pca" else "")
-           + (f", through their first {embed.PCA_DIMS} principal components" if method != "pca" and ckpt.model.latent_dim > embed.PCA_DIMS else "")
-           + f". Computed in {result.seconds:.0f} s. Click a legend entry to hide a digit, double-click to show it alone.")
+st.caption(map_caption(ckpt, method, settings, seed, result))
 mix = neighbours(str(result.path), result)
 st.markdown(clustering_note(mix))
 with st.expander("How well does each digit cluster in this map?"):
     st.plotly_chart(clustering_chart(mix), key="clustering", width="stretch")
-    st.caption(f"For each digit, the share of its points' {embed.NEIGHBOURS} nearest neighbours on the map that show the same digit.")
+    st.caption(f"For each digit, the share of its points' {embed.NEIGHBOURS} nearest neighbours on the map "
+               "that show the same digit.")
 selection_panel(ckpt, embed.selected_rows(event.selection.points, plots.trace_rows(labels)), labels)
 st.caption(ui.device_caption())

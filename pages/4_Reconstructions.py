@@ -6,7 +6,6 @@ import streamlit as st
 import torch
 
 from explorer import embed, images, plots, recon, ui
-from explorer.data import HELD_OUT_DIGIT
 
 st.set_page_config(page_title="Reconstructions · Latent Explorer", page_icon=":material/compare:", layout="wide")
 st.title("Reconstructions")
@@ -116,7 +115,8 @@ def plane_section(ckpt, n: int, coverage: float, show_codes: bool) -> None:
         figure = plots.digit_scatter(u, labels, size=3, opacity=0.55, height=720, axis_titles=("z₁", "z₂"))
         outside = ((u < lo) | (u > hi)).any(1).mean()
     else:
-        figure, outside = plots.digit_scatter(np.zeros((0, 2)), np.zeros(0, int), height=720, axis_titles=("z₁", "z₂")), None
+        figure = plots.digit_scatter(np.zeros((0, 2)), np.zeros(0, int), height=720, axis_titles=("z₁", "z₂"))
+        outside = None
     plots.add_picture(figure, picture * (0.6 if show_codes else 1.0), (lo, hi), (lo, hi))  # dimmed under the dots
     ticks = [z for z in (-3, -2, -1, 0, 1, 2, 3) if lo <= recon.to_plane(np.array([[z, z]]))[0, 0] <= hi]
     positions = recon.to_plane(np.array([[z, z] for z in ticks]))[:, 0]

@@ -54,7 +54,8 @@ def checkpoint_ui() -> str:
 
 def smoothing_ui() -> float:
     return st.sidebar.slider("Smoothing", 0.0, 0.99, 0.9, 0.01, key="smoothing",
-                             help="Exponential moving average over steps: the weight of the past. Raw values stay faint behind.")
+                             help="Exponential moving average over steps: the weight of the past. "
+                                  "Raw values stay faint behind.")
 
 
 # -- cached work ----------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ def diversity(weights_sha256: str, _grids: np.ndarray) -> np.ndarray:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def smoothed(weights_sha256: str, key: str, smoothing: float, _values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def smoothed(weights_sha256: str, key: str, smoothing: float, _values: np.ndarray) -> tuple[np.ndarray, ...]:
     """Thinned steps, raw values and smoothed values of one series."""
     keep = curves.thin(len(_values), MAX_POINTS)
     return keep, _values[keep], curves.ema(_values, smoothing)[keep]

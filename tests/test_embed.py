@@ -32,7 +32,16 @@ class Counting:
 
 
 @pytest.fixture
-def vae(checkpoint_env, data_cache):
+def own_checkpoints(tiny_checkpoints, tmp_path, monkeypatch, data_cache):
+    """A private copy of the tiny checkpoints, so maps stored beside them stay in this test."""
+    directory = tmp_path / "checkpoints"
+    shutil.copytree(tiny_checkpoints, directory)
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(directory))
+    return directory
+
+
+@pytest.fixture
+def vae(own_checkpoints):
     return checkpoints.load("vae")
 
 
@@ -130,7 +139,7 @@ def test_progress_reaches_done(vae):
     assert any("PCA" in text for _, text in seen)
 
 
-def test_precompute_writes_defaults_and_drops_stale_maps(vae, checkpoint_env, tmp_path):
+def test_precompute_writes_defaults_and_drops_stale_maps(vae, tmp_path):
     out = tmp_path / "embeddings"
     out.mkdir()
     (out / "vae-000000000000-pca.npz").write_bytes(b"stale")
@@ -172,10 +181,8 @@ def test_scatter_traces_carry_their_row_ids():
     assert labels[embed.selected_rows([point])[0]] == HELD_OUT_DIGIT
 
 
-def test_cli_precompute_stores_maps_beside_the_checkpoints(tiny_checkpoints, tmp_path, monkeypatch, data_cache, capsys):
-    directory = tmp_path / "checkpoints"
-    shutil.copytree(tiny_checkpoints, directory)
-    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(directory))
+def test_cli_precompute_stores_maps_beside_the_checkpoints(own_checkpoints, capsys):
+    directory = own_checkpoints
     main(["embed", "--precompute", "--names", "vae2", "--methods", "pca"])
     sha = checkpoints.load("vae2").sha256
     assert [p.name for p in (directory / "embeddings").iterdir()] == [embed.file_name("vae2", sha, "pca", {})]

@@ -13,10 +13,10 @@ from explorer.data import TEST_SIZE, load_mnist
 from page_checks import plotly_figure, series, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "3_Embeddings.py")
-SHIPPED = ("umap", "tsne", "pca")  # default maps stored for the tiny flow, as the repo ships them for the real one
+SHIPPED = ("umap", "tsne", "pca")  # default maps stored for the tiny models, as the repo ships them for the real ones
 
 
-def ship_maps(directory: Path, name: str = "flow") -> None:
+def ship_maps(directory: Path, name: str) -> None:
     """Stored default maps for ``name``: random points, real labels (the page must not care how they were made)."""
     sha = checkpoints.sha256_file(checkpoints.paths(name, directory)[0])
     labels = load_mnist("test").labels.numpy()
@@ -30,7 +30,8 @@ def ship_maps(directory: Path, name: str = "flow") -> None:
 def shipped(tiny_checkpoints, tmp_path, monkeypatch, data_cache):
     directory = tmp_path / "checkpoints"
     shutil.copytree(tiny_checkpoints, directory)
-    ship_maps(directory)
+    ship_maps(directory, "vae")
+    ship_maps(directory, "flow")
     monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(directory))
     st.cache_resource.clear()
     yield directory
@@ -54,15 +55,17 @@ def test_opens_on_the_stored_umap_with_every_test_digit(shipped):
     at = run_page()
     assert at.sidebar.radio(key="method").value == "umap"
     assert not at.status  # nothing to compute
-    figure = the_map(at, "flow", "umap")
+    figure = the_map(at, "vae", "umap")
     traces = figure["data"]
     assert [t["name"] for t in traces] == [str(d) for d in range(9)] + ["9 (held out)"]
     assert sum(len(series(t, "x")) for t in traces) == TEST_SIZE
     assert len(series(traces[-1], "x")) == 1009 and traces[-1]["marker"]["symbol"] == "diamond"
     assert all(t["type"] == "scattergl" for t in traces)
     caption = texts(at.caption)
-    assert "UMAP of flow's 784-D codes of 10,000 test digits (n neighbors 15, min dist 0.1, seed 0)" in caption
-    assert "first 50 principal components" in caption
+    assert "UMAP of vae's 8-D codes of 10,000 test digits (n neighbors 15, min dist 0.1, seed 0)." in caption
+    at.sidebar.selectbox(key="model").set_value("flow").run()
+    assert "UMAP of flow's 784-D codes of 10,000 test digits (n neighbors 15, min dist 0.1, seed 0), through " \
+           "their first 50 principal components" in texts(at.caption)
     assert "nearest neighbours of a held-out 9" in texts(at.markdown)
     assert "Select points on the map" in texts(at.info)
 
@@ -75,28 +78,29 @@ def test_stored_tsne_and_pca_maps_switch_instantly(shipped):
     assert "perplexity 30, seed 0" in texts(at.caption)
     at.sidebar.radio(key="method").set_value("pca").run()
     assert not at.exception and not at.status
-    assert sum(len(series(t, "x")) for t in the_map(at, "flow", "pca")["data"]) == TEST_SIZE
+    assert sum(len(series(t, "x")) for t in the_map(at, "vae", "pca")["data"]) == TEST_SIZE
     assert not at.sidebar.number_input  # PCA has no seed
 
 
 def test_a_new_map_is_computed_once_with_progress_then_stored(shipped, data_cache):
     at = run_page()
     at.sidebar.radio(key="method").set_value("pca").run()
-    at.sidebar.selectbox(key="model").set_value("vae").run()  # no stored map for the vae
+    at.sidebar.selectbox(key="model").set_value("vae2").run()  # no stored map for vae2
     assert not at.exception
     assert "Computed in" in at.status[0].label
-    sha = checkpoints.load("vae").sha256
-    assert (data_cache / "embeddings" / embed.file_name("vae", sha, "pca", {})).exists()
-    assert sum(len(series(t, "x")) for t in the_map(at, "vae", "pca")["data"]) == TEST_SIZE
+    sha = checkpoints.load("vae2").sha256
+    assert (data_cache / "embeddings" / embed.file_name("vae2", sha, "pca", {})).exists()
+    assert sum(len(series(t, "x")) for t in the_map(at, "vae2", "pca")["data"]) == TEST_SIZE
     at.run()
     assert not at.status  # the second time it is read from disk
 
 
 def test_a_broken_checkpoint_is_left_out_with_its_reason(shipped, data_cache):
-    weights, _ = checkpoints.paths("flow", shipped)
+    weights, _ = checkpoints.paths("vae", shipped)
     weights.write_bytes(weights.read_bytes()[:100])
     st.cache_resource.clear()
     at = run_page()
-    assert "Unavailable: flow" in texts(at.sidebar.caption)
-    assert at.sidebar.selectbox(key="model").value == "vae" and "flow" not in at.sidebar.selectbox(key="model").options
-    assert sum(len(series(t, "x")) for t in the_map(at, "vae", "pca")["data"]) == TEST_SIZE
+    assert "Unavailable: vae" in texts(at.sidebar.caption)
+    model = at.sidebar.selectbox(key="model")
+    assert model.value == "vae2" and "vae" not in model.options
+    assert sum(len(series(t, "x")) for t in the_map(at, "vae2", "pca")["data"]) == TEST_SIZE

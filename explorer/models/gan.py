@@ -35,7 +35,7 @@ Loss = Literal["nonsaturating", "wgan-gp"]
 class GANConfig:
     latent_dim: int = 64
     g_width: int = 64  # generator channels at 14 x 14; twice as many at 7 x 7
-    d_width: int = 64  # discriminator channels at 14 x 14; twice as many at 7 x 7
+    d_width: int = 32  # discriminator channels at 14 x 14; twice as many at 7 x 7 (half G's: D costs 3 passes a step)
     e_width: int = 32  # first-guess encoder channels at 14 x 14; 0 for no encoder
     loss: Loss = "nonsaturating"
 

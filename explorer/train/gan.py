@@ -11,8 +11,8 @@ WGAN-GP's Adam(1e-4, betas 0, 0.9), 5 critic updates and penalty weight 10.
 The shipped generator is an exponential moving average of the trained one (Yazici et al. 2019,
 https://arxiv.org/abs/1806.04498), which smooths the oscillations of adversarial training; its batch
 norm statistics are re-estimated over fresh samples at every epoch end. The first-guess encoder trains
-alongside the GAN, one step per training step, on fresh pairs (G(z), z) from the averaged generator,
-so at the end it fits the generator that ships.
+alongside the GAN, one step per training step on half a batch of fresh pairs (G(z), z) from the
+averaged generator, so at the end it fits the generator that ships.
 
 Recorded per step: d_loss (for WGAN-GP with the penalty), g_loss, d_real and d_fake (mean D(x), D(G(z)): probabilities for the
 non-saturating loss, critic scores for WGAN-GP), for WGAN-GP also wasserstein (the critic's estimate
@@ -138,7 +138,7 @@ class GANTask(Task):
         self.update_average(step)
         totals["g_loss"] = g_loss.item()
         if self.e is not None:
-            totals["encoder_loss"] = self.encoder_step(len(chunks[0]))
+            totals["encoder_loss"] = self.encoder_step(max(1, len(chunks[0]) // 2))
         self.log(**totals)
         return {k: totals[k] for k in ("d_loss", "g_loss", "d_real", "d_fake")}
 

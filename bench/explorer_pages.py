@@ -61,7 +61,7 @@ def main() -> None:
     coords, labels = np.random.default_rng(0).normal(size=(len(test), 2)).astype(np.float32), test.labels.numpy()
     path = embed.cache_root() / "bench-map.npz"
     embed.write(path, coords, labels, 0.0)
-    timed("embeddings: read a stored map", embed._read, path)
+    timed("embeddings: read a stored map", embed.read, path)
     figure = timed("embeddings: scatter figure of 10,000 points", plots.digit_scatter, coords, labels)
     timed("embeddings: figure to JSON (what the browser gets)", figure.to_json)
     timed("embeddings: neighbour mix of the map", embed.neighbour_mix, coords, labels)

@@ -93,10 +93,10 @@ def selection_panel(ckpt, rows: list[int], labels: np.ndarray) -> None:
         st.info("Select points on the map — click one, or use the box or lasso tool at its top right — to see "
                 "those test digits and the model's decodings of their codes.", icon=":material/touch_app:")
         return
-    shown = rows[:MAX_SHOWN]
+    shown = sorted(rows)[:MAX_SHOWN]  # test-set order is shuffled, so these are a fair sample of the selection
     counts = np.bincount(labels[rows], minlength=10)
     mix = ", ".join(f"{c} × {plots.digit_label(d)}" for d, c in enumerate(counts) if c)
-    more = f"; showing the first {MAX_SHOWN}" if len(rows) > MAX_SHOWN else ""
+    more = f"; showing the first {MAX_SHOWN} in test-set order" if len(rows) > MAX_SHOWN else ""
     st.markdown(f"**{len(rows)} selected** ({mix}){more}.")
     x = ui.mnist("test").images[shown].unsqueeze(1).float() / 255  # (n, 1, 28, 28)
     captions = [f"#{r} · {labels[r]}" for r in shown]

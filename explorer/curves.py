@@ -17,12 +17,15 @@ GRIDS = "epoch_grids"
 LABELS = {"d_loss": "discriminator loss", "g_loss": "generator loss", "d_real": "D(x), real images",
           "d_fake": "D(G(z)), generated images", "wasserstein": "Wasserstein estimate",
           "gradient_penalty": "gradient penalty", "encoder_loss": "first-guess encoder loss",
-          "bpd": "bits per dimension", "grad_norm": "gradient norm"}
+          "bpd": "bits per dimension", "grad_norm": "gradient norm", "loss": "loss",
+          "recon": "reconstruction (nats per image)", "kl": "KL to the prior (nats per image)",
+          "accuracy": "training accuracy"}
 # Series that belong on one chart, in the order charts appear; any other series gets a chart of its own.
 GROUPS = (("Losses", ("d_loss", "g_loss")),
           ("Discriminator outputs", ("d_real", "d_fake")),
           ("Wasserstein estimate", ("wasserstein",)),
-          ("Gradient penalty", ("gradient_penalty",)))
+          ("Gradient penalty", ("gradient_penalty",)),
+          ("Loss and its terms", ("loss", "recon", "kl")))
 
 
 @dataclass(frozen=True)

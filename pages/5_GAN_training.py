@@ -18,6 +18,7 @@ st.markdown(
 )
 MAX_POINTS = 2000
 COLOURS = {"d_loss": "#4e79a7", "g_loss": "#f28e2b", "d_real": "#59a14f", "d_fake": "#e15759"}
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759")  # for series without a colour of their own
 HEALTH_NOTES = """
 **Healthy (standard, non-saturating GAN).** The two losses oscillate around a level instead of running away;
 D(x) stays somewhat above D(G(z)) and neither is pinned at 1 or 0 (at the ideal equilibrium both are 0.5 and the
@@ -84,7 +85,7 @@ def panel_chart(sha: str, panel: curves.Panel, series: dict, smoothing: float, m
     figure = go.Figure()
     for i, key in enumerate(panel.keys):
         steps, raw, smooth = smoothed(sha, key, smoothing, series[key])
-        colour = COLOURS.get(key, ("#4e79a7", "#f28e2b")[i % 2])
+        colour = COLOURS.get(key, PALETTE[i % len(PALETTE)])
         label = curves.LABELS.get(key, key)
         if smoothing > 0:
             figure.add_trace(go.Scatter(x=steps, y=raw, mode="lines", line={"color": colour, "width": 1}, opacity=0.25,

@@ -52,6 +52,8 @@ def test_panels_show_only_the_keys_present():
     assert [p.keys for p in curves.panels(wgan)] == [("d_loss", "g_loss"), ("wasserstein",), ("gradient_penalty",)]
     assert curves.panels({"bpd": np.ones(3), "empty": np.ones(0)}) == [curves.Panel("Bits per dimension", ("bpd",))]
     assert curves.panels({}) == []
+    vae = curves.panels({k: np.ones(4) for k in ("loss", "recon", "kl")})
+    assert vae == [curves.Panel("Loss and its terms", ("loss", "recon", "kl"))]
 
 
 def test_diversity_drops_when_the_grid_collapses():

@@ -29,9 +29,9 @@ from .models.flow import IMAGE_DIM, Flow
 METHODS = ("pixel", "flow", "vae", "finetune")
 LABELS = {
     "pixel": "Pixel Gaussian (baseline)",
-    "flow": "Gaussian in the flow's latent space (the seed's method)",
-    "vae": "Gaussian in the VAE's latent space",
-    "finetune": "Fine-tuned flow (transfer learning)",
+    "flow": "Flow latent Gaussian (seed)",
+    "vae": "VAE latent Gaussian",
+    "finetune": "Fine-tuned flow",
 }
 # The checkpoint each method needs besides the classifier that scores it.
 NEEDS = {"pixel": None, "flow": "flow", "vae": "vae", "finetune": "flow"}
@@ -158,7 +158,8 @@ def score(samples: torch.Tensor, examples: torch.Tensor, ref: Reference, classif
         if ref.features is not None:
             frechet = metrics.frechet_distance(metrics.features(classifier, samples), ref.features)
     value, unit = likelihood or (None, None)
-    return Scores(share, frechet, nearest_distance(samples, examples), nearest_distance(ref.nines, examples), value, unit)
+    return Scores(share, frechet, nearest_distance(samples, examples), nearest_distance(ref.nines, examples),
+                  value, unit)
 
 
 def pixel_likelihood(gaussian: SubspaceGaussian, ref: Reference) -> tuple[float, str] | None:

@@ -137,7 +137,8 @@ class SubspaceGaussian:
         c = self.coordinates(x)
         rest = ((x.double() - self.mean) ** 2).sum(1) - (c ** 2).sum(1)  # squared distance off the subspace
         d_rest = self.mean.numel() - self.dim
-        return self.log_prob_subspace(x) - 0.5 * (rest.clamp_min(0) / residual_var + d_rest * math.log(2 * math.pi * residual_var))
+        off = rest.clamp_min(0) / residual_var + d_rest * math.log(2 * math.pi * residual_var)
+        return self.log_prob_subspace(x) - 0.5 * off
 
 
 def fit_gaussian(x: torch.Tensor, dim: int, min_var: float = 1e-8) -> SubspaceGaussian:

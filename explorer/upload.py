@@ -32,7 +32,8 @@ def _open(data: bytes, name: str) -> Image.Image:
     if len(data) == 0:
         raise UploadError(f"{name}: the file is empty.")
     if len(data) > MAX_BYTES:
-        raise UploadError(f"{name}: {len(data) / 2**20:.1f} MB is too large; a digit needs under {MAX_BYTES // 2**20} MB.")
+        raise UploadError(f"{name}: {len(data) / 2**20:.1f} MB is too large; "
+                          f"a digit needs under {MAX_BYTES // 2**20} MB.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -47,7 +48,8 @@ def _open(data: bytes, name: str) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise UploadError(f"{name}: far too many pixels for a digit; please crop or shrink it ({err}).") from err
     except UnidentifiedImageError as err:
-        raise UploadError(f"{name}: not an image Pillow can read (PNG, JPEG, GIF, BMP, TIFF, WebP...). ({err})") from err
+        raise UploadError(f"{name}: not an image Pillow can read (PNG, JPEG, GIF, BMP, TIFF, WebP...). "
+                          f"({err})") from err
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise UploadError(f"{name}: the image is truncated or damaged ({err}).") from err
     if image.width < 1 or image.height < 1:

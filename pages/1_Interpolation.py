@@ -10,9 +10,9 @@ from explorer import data, images, latent, metrics, ui
 st.set_page_config(page_title="Interpolation · Latent Explorer", page_icon=":material/timeline:", layout="wide")
 st.title("Interpolation")
 st.markdown(
-    "Each model turns a digit into a code, a point in its latent space. Here we encode two test images, "
-    "walk in a straight line (or along the sphere) from one code to the other and back — the **2 → Z → 8 → Z → 2** "
-    "loop — and decode every step. Look for where the classifier stops seeing the first digit and starts seeing "
+    "Each model turns a digit into a code, a point in its latent space. Here we encode two test images, walk in a "
+    "straight line (or along the sphere) from one code to the other and back — the **2 → Z → 8 → Z → 2** loop — "
+    "and decode every step. Look for where the classifier stops seeing the first digit and starts seeing "
     "the second, and whether the frames in between still look like handwriting."
 )
 
@@ -43,8 +43,8 @@ def image_ui(label: str, default: tuple[int, int], slot: int, seed: int | None, 
     digit = left.selectbox(label, range(10), index=default[0], key=f"digit-{slot}")
     count = len(test.of_classes([digit]))
     if seed is None:
-        index = right.number_input(f"{digit} number", 0, count - 1, value=min(default[1], count - 1), key=f"index-{slot}-{digit}",
-                                   help=f"Which of the {count} test images of {digit}.")
+        index = right.number_input(f"{digit} number", 0, count - 1, value=min(default[1], count - 1),
+                                   key=f"index-{slot}-{digit}", help=f"Which of the {count} test images of {digit}.")
     else:
         index = data.random_index(count, seed, slot)
         right.number_input(f"{digit} number", value=index, disabled=True, key=f"drawn-{slot}-{seed}-{digit}")
@@ -154,7 +154,8 @@ if mode == "Interpolation":
     with right:
         st.subheader("What the classifier sees along the way")
         if classifier is not None:
-            probs = probabilities(classifier.sha256, (model.sha256, picks, steps, path), classifier.model, frames[:steps])
+            key = (model.sha256, picks, steps, path)
+            probs = probabilities(classifier.sha256, key, classifier.model, frames[:steps])
             cross = latent.crossing(torch.from_numpy(probs), start, end)
             st.plotly_chart(probability_chart(probs, start, end, cross), key="probabilities")
             st.caption(f"The classifier prefers {end} to {start} from step {cross} of {steps - 1}."

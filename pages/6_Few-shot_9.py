@@ -86,9 +86,9 @@ def methods_ui() -> dict:
                             help="Principal directions kept (the seed used 10); at most k - 1 are available.")
     n = st.sidebar.select_slider("Samples per method", [16, 32, 64, 128], value=64, key="n")
     temperature = st.sidebar.slider("Temperature", 0.0, 1.5, 1.0, 0.05, key="temperature",
-                                    help="Scales the sampling noise of every method; 1 samples the fitted model itself.")
+                                    help="Scales every method's sampling noise; 1 samples the fitted model itself.")
     steps = st.sidebar.slider("Fine-tuning steps", 10, 200, 60, 10, key="steps",
-                              help="Adam steps on the k examples; the first level of the flow stays frozen.")
+                              help="Adam steps on the k examples; the flow's first level stays frozen.")
     seed = ui.seed_input(key="sample-seed", label="Sampling seed")
     return {"methods": methods, "dim": dim, "n": n, "temperature": temperature, "steps": steps, "seed": seed}
 
@@ -135,21 +135,28 @@ def show_result(result: fewshot.Result, settings: dict) -> None:
     first.metric("To nearest example", f"{s.copy_distance:.2f}",
                  help=f"Mean pixel distance from a sample to the closest example. Real test 9s: {s.real_distance:.2f}; "
                       "much lower than that means copying.")
-    second.metric("Test 9s' likelihood", "—" if s.likelihood is None else f"{s.likelihood:.3g} {s.likelihood_unit.split()[0]}",
-                  help=s.likelihood_unit or "This method has no likelihood.")
+    unit = s.likelihood_unit.split()[0] if s.likelihood_unit else "likelihood"
+    second.metric(f"Test 9s, {unit}", "—" if s.likelihood is None else f"{s.likelihood:.3g}",
+                  help=f"The real test 9s' likelihood: {s.likelihood_unit}; see below." if s.likelihood_unit
+                  else "This method has no likelihood.")
     if s.invalid:
         st.caption(f":orange[{s.invalid} of {len(result.samples)} samples did not decode to finite pixels; "
                    "shown and scored as black.]")
 
 
 def comparison(results: list[fewshot.Result]) -> pd.DataFrame:
-    rows = []
-    for r in results:
-        s = r.scores
-        rows.append({"method": fewshot.LABELS[r.method], "called 9": s.share_nine, "Fréchet distance": s.frechet,
-                     "distance to nearest example": s.copy_distance, "real 9s' distance": s.real_distance,
-                     "test 9s' likelihood": s.likelihood, "unit": s.likelihood_unit or "—"})
-    return pd.DataFrame(rows)
+    def likelihood(s: fewshot.Scores, unit: str) -> float | None:
+        return s.likelihood if s.likelihood_unit and s.likelihood_unit.startswith(unit) else None
+
+    return pd.DataFrame([{
+        "method": fewshot.LABELS[r.method],
+        "called 9": None if r.scores.share_nine is None else 100 * r.scores.share_nine,
+        "Fréchet distance": r.scores.frechet,
+        "to nearest example": r.scores.copy_distance,
+        "real 9s to nearest example": r.scores.real_distance,
+        "test 9s, bits/dim": likelihood(r.scores, "bits/dim"),
+        "test 9s, nats in PCA space": likelihood(r.scores, "nats"),
+    } for r in results])
 
 
 # -- the page -------------------------------------------------------------------------------------
@@ -196,22 +203,26 @@ for column, method in zip(st.columns(len(runnable)), runnable):
 
 st.subheader("Side by side")
 st.dataframe(comparison(results), hide_index=True,
-             column_config={"called 9": st.column_config.NumberColumn(format="percent"),
+             column_config={"called 9": st.column_config.NumberColumn(format="%.0f%%"),
                             "Fréchet distance": st.column_config.NumberColumn(format="%.1f"),
-                            "distance to nearest example": st.column_config.NumberColumn(format="%.2f"),
-                            "real 9s' distance": st.column_config.NumberColumn(format="%.2f"),
-                            "test 9s' likelihood": st.column_config.NumberColumn(format="%.3f")})
+                            "to nearest example": st.column_config.NumberColumn(format="%.2f"),
+                            "real 9s to nearest example": st.column_config.NumberColumn(format="%.2f"),
+                            "test 9s, bits/dim": st.column_config.NumberColumn(format="%.3f"),
+                            "test 9s, nats in PCA space": st.column_config.NumberColumn(format="%.1f")})
 prior = ref.flow_prior_bpd
-st.caption(
-    f"**Called 9**: share of samples the classifier (trained on all ten digits) reads as 9. **Fréchet distance**: "
-    f"between Gaussians fitted to the classifier's features of the samples and of all {len(ref.nines)} real test 9s "
-    f"(lower is closer; it shrinks with more samples, so compare at equal n). **Distance to nearest example**: mean "
-    f"pixel L2 distance from each sample to the closest of the k examples; the real test 9s sit at the "
-    f"'real 9s' distance', and samples much closer than that copy the examples. **Likelihood** of the real test 9s: "
-    f"bits/dim (lower is better) for the flow with the fitted Gaussian as its prior (its fitted variances along "
-    f"its d directions, the flow's own unit variance in all other directions) and for the fine-tuned flow"
-    + (f"; the flow's own prior gives {prior:.3f} bits/dim" if prior is not None else "")
-    + ". For the pixel Gaussian: mean log-density in nats of the test 9s' coordinates in its d-dimensional PCA "
-      "space (higher is better; not comparable with bits/dim). The VAE has no exact likelihood here."
-)
+with st.expander("How to read the numbers", expanded=True):
+    st.markdown(
+        f"""
+- **Called 9**: the share of samples that the classifier, trained on all ten digits, reads as 9.
+- **Fréchet distance**: between Gaussians fitted to the classifier's features of the samples and of all
+  {len(ref.nines)} real test 9s; lower is closer. It shrinks as samples grow, so compare at equal n.
+- **To nearest example**: mean pixel distance (L2) from each sample to the closest of the k examples. The real
+  test 9s sit at *real 9s to nearest example*; samples much closer than that copy the examples.
+- **Test 9s, bits/dim** (lower is better): the real test 9s under the flow with the fitted Gaussian as its prior
+  (the fitted variances along its d directions, the flow's own unit variance in every other direction), and under
+  the fine-tuned flow.{f" The flow's own prior gives {prior:.3f} bits/dim." if prior is not None else ""}
+- **Test 9s, nats in PCA space** (higher is better): the pixel Gaussian's mean log-density of the test 9s'
+  coordinates in its d-dimensional PCA space; not comparable with bits/dim. The VAE has no exact likelihood here.
+"""
+    )
 st.caption(ui.device_caption())

@@ -32,9 +32,10 @@ def test_three_methods_side_by_side(app, media):
     assert len(sample_grids(app, media)) == 3
     assert len(app.metric) == 12
     table = app.dataframe[0].value
-    assert len(table) == 3 and table["called 9"].between(0, 1).all()
-    assert table["test 9s' likelihood"].isna().tolist() == [False, False, True]  # the VAE has none
-    assert "bits/dim" in texts(app.caption)
+    assert len(table) == 3 and table["called 9"].between(0, 100).all()
+    assert table["test 9s, bits/dim"].isna().tolist() == [True, False, True]  # the flow's fitted Gaussian
+    assert table["test 9s, nats in PCA space"].isna().tolist() == [False, True, True]  # the pixel Gaussian
+    assert "flow's own prior gives" in texts(app.markdown)
 
 
 def test_k_and_seed_choose_the_examples(app, media):

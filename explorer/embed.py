@@ -23,6 +23,7 @@ import torch
 from . import checkpoints
 from .data import TEST_SIZE, cache_dir, load_mnist
 from .models.base import GenerativeModel
+from .recon import reconstruct
 
 METHODS = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
 DEFAULTS: dict[str, dict[str, float]] = {
@@ -31,7 +32,8 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "pca": {},
 }
 SHORT = {"n_neighbors": "nn", "min_dist": "md", "perplexity": "p"}  # settings as they appear in file names
-PCA_DIMS = 50  # codes wider than this go through PCA first: the usual t-SNE/UMAP practice, and much faster
+PCA_DIMS = 50
+SHIPPED_CODES_MAX_DIM = 64  # precompute ships codes this narrow (the GAN's: 2.6 MB); the flow's 784-D would be 31 MB  # codes wider than this go through PCA first: the usual t-SNE/UMAP practice, and much faster
 BATCH_SIZE = 200  # also how long one call holds the device lock: ~10 s for the GAN's optimised encode on a CPU
 NEIGHBOURS = 10  # for the clustering summary of a map
 
@@ -113,17 +115,42 @@ def projection(model, name: str, sha256: str, method: str, settings: dict, seed:
     return read(path)
 
 
+def codes_name(name: str, sha256: str, n: int = TEST_SIZE) -> str:
+    return f"{name}-{sha256[:12]}-codes" + (f"-n{n}" if n != TEST_SIZE else "") + ".npy"
+
+
+def stored_codes(name: str, sha256: str, n: int = TEST_SIZE) -> np.ndarray | None:
+    """The first ``n`` test images' codes (n, latent_dim) float32 if stored (shipped first, then cached), else None."""
+    for folder in (shipped_dir(), cache_root()):
+        if (folder / codes_name(name, sha256, n)).exists():
+            return np.load(folder / codes_name(name, sha256, n), allow_pickle=False)
+    return None
+
+
 def codes(model, name: str, sha256: str, n: int = TEST_SIZE, run=_call, progress: Progress | None = None) -> np.ndarray:
     """Latent codes (n, latent_dim) float32 of the first ``n`` test images, encoded once per checkpoint and cached."""
-    path = cache_root() / f"codes-{name}-{sha256[:12]}-n{n}.npy"
-    if path.exists():
-        return np.load(path, allow_pickle=False)
-    z = encode_all(model, load_mnist("test").as_float()[:n], run=run, progress=progress)
+    z = stored_codes(name, sha256, n)
+    if z is None:
+        z = encode_all(model, load_mnist("test").as_float()[:n], run=run, progress=progress)
+        _save_codes(cache_root() / codes_name(name, sha256, n), z)
+    return z
+
+
+def _save_codes(path: Path, z: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, z, allow_pickle=False)
+    np.save(tmp, z.astype(np.float32), allow_pickle=False)
     tmp.replace(path)
-    return z
+
+
+def decoded(model, name: str, sha256: str, rows: list[int], run=_call) -> torch.Tensor:
+    """decode(encode(x)) (N, 1, 28, 28) of test images ``rows``: from their stored codes when there are some,
+    which spares the GAN its optimisation; otherwise encoded now."""
+    z = stored_codes(name, sha256)
+    if z is None:
+        test = load_mnist("test")
+        return reconstruct(model, test.images[rows].unsqueeze(1).float() / 255, run=run)
+    return run(model.decode, torch.from_numpy(z[rows]).to(model.device)).float().cpu()
 
 
 def encode_all(model, images: torch.Tensor, batch_size: int = BATCH_SIZE, run=_call,
@@ -213,9 +240,10 @@ def neighbour_mix(coords: np.ndarray, labels: np.ndarray, k: int = NEIGHBOURS) -
 
 def precompute(names, methods=tuple(METHODS), out: Path | None = None, device="cpu",
                log: Callable[[str], None] = print) -> list[Path]:
-    """Write the default projection of every method for each usable checkpoint into ``out`` (the shipped folder).
+    """Write the default projection of every method for each usable checkpoint into ``out`` (the shipped folder),
+    and the test images' codes of latents up to ``SHIPPED_CODES_MAX_DIM`` wide.
 
-    Projections of earlier weights of the same checkpoint names are removed, so the folder holds only current ones.
+    Files of earlier weights of the same checkpoint names are removed, so the folder holds only current ones.
     """
     out = Path(out or shipped_dir())
     written = []
@@ -228,8 +256,8 @@ def precompute(names, methods=tuple(METHODS), out: Path | None = None, device="c
         if not isinstance(ckpt.model, GenerativeModel):
             log(f"skipped {name}: a {ckpt.card['kind']} has no latent codes")
             continue
-        for stale in out.glob(f"{name}-*.npz"):
-            match = re.fullmatch(rf"{re.escape(name)}-([0-9a-f]{{12}})-.*\.npz", stale.name)
+        for stale in out.glob(f"{name}-*.np[yz]"):
+            match = re.fullmatch(rf"{re.escape(name)}-([0-9a-f]{{12}})-.*\.np[yz]", stale.name)
             if match and match.group(1) != ckpt.sha256[:12]:
                 stale.unlink()
         for method in methods:
@@ -241,5 +269,10 @@ def precompute(names, methods=tuple(METHODS), out: Path | None = None, device="c
             if result.path != target:
                 write(target, result.coords, result.labels, result.seconds)
             log(f"{target} ({result.seconds:.1f} s to compute, {time.perf_counter() - started:.1f} s now)")
+            written.append(target)
+        if ckpt.model.latent_dim <= SHIPPED_CODES_MAX_DIM:
+            target = out / codes_name(name, ckpt.sha256)
+            _save_codes(target, codes(ckpt.model, name, ckpt.sha256))
+            log(f"{target} (the test images' codes, so selections decode without encoding)")
             written.append(target)
     return written

@@ -3,7 +3,6 @@
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from explorer import embed, images, plots, recon, ui
 from explorer.data import HELD_OUT_DIGIT, TEST_SIZE
@@ -81,8 +80,8 @@ def neighbours(path: str, _projection: embed.Projection) -> np.ndarray:
 
 
 @st.cache_data(max_entries=64, show_spinner="Decoding the selection...")
-def decoded(sha: str, rows: tuple, _model, _x: torch.Tensor) -> np.ndarray:
-    return images.to_numpy(recon.reconstruct(_model, _x, run=ui.on_device))
+def decoded(name: str, sha: str, rows: tuple, _model) -> np.ndarray:
+    return images.to_numpy(embed.decoded(_model, name, sha, list(rows), run=ui.on_device))
 
 
 # -- the page ---------------------------------------------------------------------------------------
@@ -106,7 +105,8 @@ def selection_panel(ckpt, rows: list[int], labels: np.ndarray) -> None:
         show_labelled(x, captions, f"selection_{ckpt.name}_originals.png")
     with right:
         st.markdown(f"**Decoded from their codes** ({ckpt.model.inversion} inversion)")
-        show_labelled(decoded(ckpt.sha256, tuple(shown), ckpt.model, x), captions, f"selection_{ckpt.name}_decoded.png")
+        show_labelled(decoded(ckpt.name, ckpt.sha256, tuple(shown), ckpt.model), captions,
+                      f"selection_{ckpt.name}_decoded.png")
     st.caption(recon.INVERSION_NOTES[ckpt.model.inversion])
 
 

@@ -4,8 +4,9 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
-from explorer import checkpoints, embed, plots
+from explorer import checkpoints, embed, plots, recon
 from explorer.__main__ import main
 from explorer.data import HELD_OUT_DIGIT, TEST_SIZE, load_mnist
 
@@ -131,6 +132,22 @@ def test_shipped_projections_come_first(vae):
     assert found.coords.dtype == np.float32 and found.labels.dtype == np.int64
 
 
+def test_stored_codes_decode_without_encoding(vae):
+    rows = [5, 2, 9]
+    x = load_mnist("test").as_float()[rows]
+    run = Counting()
+    fresh = embed.decoded(vae.model, "vae", vae.sha256, rows, run=run)
+    assert run.calls == 2  # encode, then decode
+    torch.testing.assert_close(fresh, recon.reconstruct(vae.model, x))
+    assert embed.stored_codes("vae", vae.sha256) is None
+    z = embed.codes(vae.model, "vae", vae.sha256)
+    assert z.shape == (TEST_SIZE, vae.model.latent_dim)
+    np.testing.assert_array_equal(embed.stored_codes("vae", vae.sha256), z)
+    run = Counting()
+    torch.testing.assert_close(embed.decoded(vae.model, "vae", vae.sha256, rows, run=run), fresh)
+    assert run.calls == 1  # decode only
+
+
 def test_progress_reaches_done(vae):
     seen = []
     embed.projection(vae.model, "vae", vae.sha256, "pca", {}, n=N, progress=lambda f, text: seen.append((f, text)))
@@ -145,9 +162,11 @@ def test_precompute_writes_defaults_and_drops_stale_maps(vae, tmp_path):
     (out / "vae-000000000000-pca.npz").write_bytes(b"stale")
     (out / "vae2-000000000000-pca.npz").write_bytes(b"another checkpoint's")
     logged = []
+    (out / "vae-000000000000-codes.npy").write_bytes(b"stale")
     written = embed.precompute(["vae", "classifier", "missing"], methods=("pca",), out=out, log=logged.append)
-    assert [p.name for p in written] == [embed.file_name("vae", vae.sha256, "pca", {})]
-    assert sorted(p.name for p in out.iterdir()) == sorted([written[0].name, "vae2-000000000000-pca.npz"])
+    assert [p.name for p in written] == [embed.file_name("vae", vae.sha256, "pca", {}),
+                                         embed.codes_name("vae", vae.sha256)]
+    assert sorted(p.name for p in out.iterdir()) == sorted([p.name for p in written] + ["vae2-000000000000-pca.npz"])
     stored = embed.lookup("vae", vae.sha256, "pca", {})  # the checkpoint folder's embeddings/ is not ``out``
     assert stored is not None and stored.coords.shape == (TEST_SIZE, 2)
     assert any(line.startswith("skipped classifier") for line in logged)
@@ -185,5 +204,6 @@ def test_cli_precompute_stores_maps_beside_the_checkpoints(own_checkpoints, caps
     directory = own_checkpoints
     main(["embed", "--precompute", "--names", "vae2", "--methods", "pca"])
     sha = checkpoints.load("vae2").sha256
-    assert [p.name for p in (directory / "embeddings").iterdir()] == [embed.file_name("vae2", sha, "pca", {})]
+    assert sorted(p.name for p in (directory / "embeddings").iterdir()) == [
+        embed.codes_name("vae2", sha), embed.file_name("vae2", sha, "pca", {})]
     assert "s to compute" in capsys.readouterr().out

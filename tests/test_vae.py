@@ -57,7 +57,7 @@ def test_schedules():
 
 
 def test_dry_run_loss_goes_down_and_writes_a_checkpoint(tmp_path):
-    train_vae.main(["--dry-run", "--steps", "30", "--lr", "3e-3", "--beta", "0.5", "--warmup-epochs", "2",
+    train_vae.main(["--dry-run", "--epochs", "15", "--steps", "30", "--lr", "3e-3", "--beta", "0.5", "--warmup-epochs", "2",
                     "--out", str(tmp_path), "--runs", str(tmp_path)])
     ckpt = checkpoints.load("vae", tmp_path)
     assert ckpt.card["config"]["beta"] == 0.5 and ckpt.card["steps"] == 30

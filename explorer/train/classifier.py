@@ -1,6 +1,6 @@
 """Train the digit classifier on all ten digits, with small random affine jitter of the training images.
 
-    python -m explorer train classifier --epochs 8
+    python -m explorer train classifier --epochs 5
 
 It is the one model that sees digit 9 in training: it judges samples of the generative models, so it
 must know what a 9 looks like. The jitter (rotation, scale, shift) runs on tensors, batched on the device.
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--channels", type=int, nargs=2, default=list(defaults.channels), metavar=("C1", "C2"))
     parser.add_argument("--hidden", type=int, default=defaults.hidden)
     parser.add_argument("--dropout", type=float, default=defaults.dropout)
-    add_common_args(parser, epochs=8, batch_size=128, lr=2e-3)
+    add_common_args(parser, epochs=5, batch_size=128, lr=2e-3)
     args = parser.parse_args(argv)
     if args.dry_run:
         args.channels, args.hidden, args.steps = [8, 16], 32, args.steps or 30

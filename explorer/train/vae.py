@@ -1,7 +1,7 @@
 """Train the VAE on dynamically binarized digits 0-8: Bernoulli reconstruction plus beta-weighted KL.
 
-    python -m explorer train vae --name vae --latent-dim 16 --epochs 40
-    python -m explorer train vae --name vae2 --latent-dim 2 --epochs 20
+    python -m explorer train vae --name vae --latent-dim 16 --epochs 12 --lr 1.5e-3 --warmup-epochs 1
+    python -m explorer train vae --name vae2 --latent-dim 2 --channels 16 32 --hidden 128 --epochs 14 --lr 2e-3
 
 Each step draws a fresh binarization x ~ Bernoulli(image), which regularises far better than a fixed one.
 beta can be warmed up linearly from 0 over ``--warmup-epochs`` (seed 001), which keeps early training from
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--beta", type=float, default=defaults.beta, help="weight of the KL term (1: the ELBO)")
     parser.add_argument("--warmup-epochs", type=int, default=defaults.warmup_epochs,
                         help="ramp beta linearly from 0 over this many epochs")
-    add_common_args(parser, epochs=40, batch_size=128, lr=1e-3)
+    add_common_args(parser, epochs=12, batch_size=128, lr=1.5e-3)
     args = parser.parse_args(argv)
     if args.dry_run:
         args.channels, args.hidden, args.steps = [8, 16], 32, args.steps or 30

@@ -142,7 +142,7 @@ class Scores:
     real_distance: float  # the same for the real test 9s: what "not copying" looks like
     likelihood: float | None  # of the test 9s, in the unit below; None where the method has none
     likelihood_unit: str | None
-    invalid: int = 0  # samples that did not decode to finite pixels (shown black, scored as black)
+    invalid: int = 0  # samples with pixels that did not decode to finite values (set black)
 
 
 def nearest_distance(x: torch.Tensor, examples: torch.Tensor) -> float:

@@ -73,8 +73,10 @@ def walk(sha: str, picks: tuple, steps: int, path: str, _model, _x) -> tuple[np.
 
 
 @st.cache_data(max_entries=64, show_spinner="Solving the analogy...")
-def analogy(sha: str, picks: tuple, _model, _x) -> np.ndarray:
-    return images.to_numpy(ui.on_device(latent.solve_analogy, _model, _x[0:1], _x[1:2], _x[2:3]))
+def analogy(sha: str, picks: tuple, _model, _x) -> tuple[np.ndarray, int]:
+    """The model's a, b, c and the answer, and how many of them failed to decode to finite pixels."""
+    answer, failed = images.finite(ui.on_device(latent.solve_analogy, _model, _x[0:1], _x[1:2], _x[2:3]))
+    return images.to_numpy(answer), failed
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -137,7 +139,8 @@ if mode == "Interpolation":
     x = images_of(test, picks)
     frames, failed = walk(model.sha256, picks, steps, path, model.model, x)
     if failed:
-        st.warning(f"{failed} frames did not decode to finite pixels (the model's inverse overflowed); shown black.")
+        st.warning(f"{failed} frames have pixels that did not decode to finite values (the model's inverse "
+                   "overflowed); those pixels are shown black.")
     (start, _), (end, _) = picks
     labels = describe(picks, seed)
 
@@ -168,15 +171,17 @@ else:
     picks = (image_ui("a", (2, 0), 2, seed, test), image_ui("b", (8, 0), 3, seed, test),
              image_ui("c", (2, 1), 4, seed, test))
     x = images_of(test, picks)
-    answer = analogy(model.sha256, picks, model.model, x)
-    reading = ""
+    answer, failed = analogy(model.sha256, picks, model.model, x)
+    if failed:
+        st.warning("The answer has pixels that did not decode to finite values (the model's inverse overflowed "
+                   "far from its data); those pixels are shown black.")
+    pictures = np.concatenate([images.to_numpy(x), answer[3:]])
+    labels = [f"{name}: {label}" for name, label in zip("abc", describe(picks, seed))]
+    show_digits(pictures, labels + ["? = c + (b − a)"])
     if classifier is not None:
         probs = probabilities(classifier.sha256, (model.sha256, picks, "analogy"), classifier.model, answer[3:])[0]
-        reading = f" — the classifier reads {probs.argmax()} ({probs.max():.0%})"
-    labels = [f"{name}: {label}" for name, label in zip("abc", describe(picks, seed))]
-    show_digits(np.concatenate([images.to_numpy(x), answer[3:]]), labels + [f"? = c + (b − a){reading}"])
+        st.caption(f"The classifier reads the answer as {probs.argmax()} ({probs.max():.0%} sure).")
     model_versions(model, answer[:3], list("abc"))
-    st.download_button("Download PNG", images.png_bytes(images.grid(np.concatenate([images.to_numpy(x), answer[3:]]),
-                                                                     ncols=4, scale=4)),
+    st.download_button("Download PNG", images.png_bytes(images.grid(pictures, ncols=4, scale=4)),
                        file_name=f"analogy_{model.name}.png", mime="image/png", on_click="ignore")
 st.caption(ui.device_caption())

@@ -46,22 +46,24 @@ def counts_chart(predicted: np.ndarray) -> go.Figure:
 
 
 @st.fragment
-def labels_panel(pictures: np.ndarray, key: tuple, ncols: int, scale: int, filename: str) -> None:
-    """The classifier's reading of every sample; its own fragment, so toggling it does not resample."""
-    if not st.toggle("Label each sample with the classifier's reading", key="labels"):
-        return
-    classifier = ui.load("classifier")
+def grid_panel(pictures: np.ndarray, key: tuple, caption: str, stem: str) -> None:
+    """The grid, or with the toggle on the classifier's reading under every sample; a fragment, so toggling
+    the labels redraws only this panel and never resamples."""
+    ncols, scale = (8, 3) if len(pictures) <= 64 else (16, 2)
+    labelled = st.toggle("Label each sample with the classifier's reading", key="labels")
+    classifier = ui.load("classifier") if labelled else None
     if classifier is None:
+        ui.show_grid(pictures, ncols=ncols, scale=scale, caption=caption, download=f"{stem}.png")
         return
     probs = probabilities(classifier.sha256, key, classifier.model, pictures)
     predicted = probs.argmax(1)
-    labels = [f"{d}  {p:.0%}" for d, p in zip(predicted, probs.max(1))]
     left, right = st.columns([3, 1])
     with left:
-        picture = images.labelled_grid(pictures, labels, ncols=ncols, scale=scale)
-        st.image(picture, caption="Each sample with the digit the classifier reads and its confidence.",
+        picture = images.labelled_grid(pictures, [f"{d}  {p:.0%}" for d, p in zip(predicted, probs.max(1))],
+                                       ncols=ncols, scale=scale)
+        st.image(picture, caption=caption + " Under each: the digit the classifier reads, and its confidence.",
                  output_format="PNG", clamp=True)
-        st.download_button("Download labelled PNG", images.png_bytes(picture), file_name=filename,
+        st.download_button("Download PNG", images.png_bytes(picture), file_name=f"{stem}_labelled.png",
                            mime="image/png", on_click="ignore", key="download-labelled")
     with right:
         st.plotly_chart(counts_chart(predicted), key="counts")
@@ -74,13 +76,11 @@ if model is None:
     st.stop()
 n, temperature, seed = settings_ui()
 pictures, failed = samples(model.sha256, n, temperature, seed, model.model)
-ncols, scale = (8, 3) if n <= 64 else (16, 2)
-stem = f"samples_{model.name}_n{n}_t{temperature:.2f}_seed{seed}"
-ui.show_grid(pictures, ncols=ncols, scale=scale, download=f"{stem}.png",
-             caption=f"{n} samples from {model.name} at temperature {temperature:.2f}, seed {seed}: "
-                     "the same seed always gives the same grid.")
 if failed:
-    st.warning(f"{failed} of {n} codes did not decode to finite pixels (the model's inverse overflowed); they are "
-               "shown black. Lower the temperature to stay nearer the data.", icon=":material/warning:")
-labels_panel(pictures, (model.sha256, n, temperature, seed), ncols, scale, f"{stem}_labelled.png")
+    st.warning(f"{failed} of {n} samples have pixels that did not decode to finite values (the model's inverse "
+               "overflowed); those pixels are shown black. Lower the temperature to stay nearer the data.",
+               icon=":material/warning:")
+grid_panel(pictures, (model.sha256, n, temperature, seed),
+           f"{n} samples from {model.name} at temperature {temperature:.2f}, seed {seed}: "
+           "the same seed always gives the same grid.", f"samples_{model.name}_n{n}_t{temperature:.2f}_seed{seed}")
 st.caption(ui.device_caption())

@@ -52,7 +52,10 @@ def gallery_ui(nines: data.Digits) -> list[int]:
                     column.image(images.upscale(images.to_numpy(nines.images[i])[0], 2), output_format="PNG")
                     column.checkbox(f"{i}", key=f"pick-{i}", value=i < page * GALLERY + 10)
             st.form_submit_button("Use these 9s", type="primary")
-    picked = [i for i in numbers if st.session_state.get(f"pick-{i}")][:50]
+    picked = [i for i in numbers if st.session_state.get(f"pick-{i}")]
+    if len(picked) > 50:
+        st.warning(f"{len(picked)} ticked; the first 50 are used (k is at most 50).")
+        picked = picked[:50]
     if not picked:
         st.warning("Tick at least one 9 in the gallery.")
         st.stop()
@@ -63,6 +66,8 @@ def uploads_ui() -> tuple[str, torch.Tensor, str]:
     files = st.file_uploader("Images of a handwritten 9 (PNG, JPEG, ...; one digit per image; up to 50)",
                              accept_multiple_files=True, key="uploads")
     digits, names = [], []
+    if files and len(files) > 50:
+        st.warning(f"{len(files)} files uploaded; the first 50 are used (k is at most 50).")
     for file in (files or [])[:50]:
         try:
             digits.append(upload.load_digit(file.getvalue(), file.name))
@@ -140,8 +145,8 @@ def show_result(result: fewshot.Result, settings: dict) -> None:
                   help=f"The real test 9s' likelihood: {s.likelihood_unit}; see below." if s.likelihood_unit
                   else "This method has no likelihood.")
     if s.invalid:
-        st.caption(f":orange[{s.invalid} of {len(result.samples)} samples did not decode to finite pixels; "
-                   "shown and scored as black.]")
+        st.caption(f":orange[{s.invalid} of {len(result.samples)} samples have pixels that did not decode to "
+                   "finite values; those pixels are shown and scored as black.]")
 
 
 def comparison(results: list[fewshot.Result]) -> pd.DataFrame:

@@ -50,9 +50,10 @@ def test_labels_name_every_sample(app, media):
     app.sidebar.slider(key="temperature").set_value(0.7)
     app.toggle(key="labels").set_value(True).run()
     assert not app.exception
-    assert len(app.image) == 2
-    labelled = served_image(media, app.image[1])
-    assert labelled.size[0] == served_image(media, app.image[0]).size[0]  # same columns, plus a text strip per row
+    (labelled,) = app.image
+    assert "the digit the classifier reads" in labelled.proto.imgs[0].caption
+    width, height = served_image(media, labelled).size
+    assert width == 3 * (8 * 30 + 2) and height > width  # the same columns, plus a text strip under each row
     counts = series(plotly_figure(app, "counts")["data"][0])
     assert counts.sum() == 64 and len(counts) == 10
     assert "never saw" in texts(app.caption)

@@ -82,6 +82,14 @@ def latent_plane(model, n: int = 20, coverage: float = 0.9, run=_call) -> np.nda
     return run(model.decode, grid).float().cpu()[:, 0].numpy()
 
 
+def plane_ticks(coverage: float) -> tuple[np.ndarray, list[str]]:
+    """Axis ticks of the plane: positions u = Phi(z) of the whole z values inside the central ``coverage``, labelled z."""
+    whole = np.arange(-4, 5)
+    u = to_plane(np.stack([whole, whole], 1))[:, 0]
+    inside = np.abs(u - 0.5) <= coverage / 2
+    return u[inside], [str(z) for z in whole[inside]]
+
+
 def to_plane(z: np.ndarray) -> np.ndarray:
     """Codes (N, 2) -> plane coordinates u = Phi(z) in (0, 1), where the prior is uniform."""
     return torch.special.ndtr(torch.as_tensor(z, dtype=torch.float64)).numpy()

@@ -1,5 +1,7 @@
 """Reconstructions: test digits beside what a model rebuilds from their codes; a 2-D latent space decoded as a map."""
 
+from functools import partial
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -56,8 +58,20 @@ def plane(sha: str, n: int, coverage: float, _model) -> np.ndarray:
 
 
 @st.cache_data(max_entries=8, show_spinner="Encoding the test set...")
-def plane_codes(name: str, sha: str, _model) -> np.ndarray:
-    return recon.to_plane(embed.codes(_model, name, sha, run=ui.on_device))
+def plane_figure(name: str, sha: str, n: int, coverage: float, show_codes: bool, _model) -> tuple[go.Figure, float | None]:
+    """The decoded plane (dimmed under the dots) with the test codes over it, and the share of codes outside it."""
+    lo, hi = (1 - coverage) / 2, (1 + coverage) / 2
+    u, labels, outside = np.zeros((0, 2)), np.zeros(0, int), None
+    if show_codes:
+        u = recon.to_plane(embed.codes(_model, name, sha, run=ui.on_device))
+        labels = ui.mnist("test").labels[:len(u)].numpy()
+        outside = float(((u < lo) | (u > hi)).any(1).mean())
+    figure = plots.digit_scatter(u, labels, size=3, opacity=0.55, height=720, axis_titles=("z₁", "z₂"))
+    plots.add_picture(figure, plane(sha, n, coverage, _model) * (0.6 if show_codes else 1.0), (lo, hi), (lo, hi))
+    positions, ticks = recon.plane_ticks(coverage)
+    figure.update_xaxes(tickvals=positions, ticktext=ticks)
+    figure.update_yaxes(tickvals=positions, ticktext=ticks)
+    return figure, outside
 
 
 # -- the page ---------------------------------------------------------------------------------------
@@ -94,7 +108,7 @@ def reconstructions_section(ckpt, digits: list[int], per_digit: int, metric: str
         st.image(picture, output_format="PNG", clamp=True,
                  caption=f"Pairs of test image (its number in the test set below) and {ckpt.name}'s reconstruction "
                          f"({metric.upper()} below); one row per digit, drawn with seed {seed}.")
-        st.download_button("Download PNG", images.png_bytes(picture), on_click="ignore", mime="image/png",
+        st.download_button("Download PNG", partial(images.png_bytes, picture), on_click="ignore", mime="image/png",
                            file_name=f"reconstructions_{ckpt.name}_seed{seed}.png", key="download-pairs")
     with right:
         st.plotly_chart(error_chart(labels, errs, metric), key="errors", width="stretch")
@@ -107,27 +121,14 @@ def plane_section(ckpt, n: int, coverage: float, show_codes: bool) -> None:
         "on a grid spaced by the prior's quantiles (every cell holds the same prior mass). The dots are the codes of "
         "the test digits; look for how digits morph into each other across the plane and where the unseen 9s sit."
     )
-    lo, hi = (1 - coverage) / 2, (1 + coverage) / 2
-    picture = plane(ckpt.sha256, n, coverage, ckpt.model)
-    if show_codes:
-        u = plane_codes(ckpt.name, ckpt.sha256, ckpt.model)
-        labels = ui.mnist("test").labels[:len(u)].numpy()
-        figure = plots.digit_scatter(u, labels, size=3, opacity=0.55, height=720, axis_titles=("z₁", "z₂"))
-        outside = ((u < lo) | (u > hi)).any(1).mean()
-    else:
-        figure = plots.digit_scatter(np.zeros((0, 2)), np.zeros(0, int), height=720, axis_titles=("z₁", "z₂"))
-        outside = None
-    plots.add_picture(figure, picture * (0.6 if show_codes else 1.0), (lo, hi), (lo, hi))  # dimmed under the dots
-    ticks = [z for z in (-3, -2, -1, 0, 1, 2, 3) if lo <= recon.to_plane(np.array([[z, z]]))[0, 0] <= hi]
-    positions = recon.to_plane(np.array([[z, z] for z in ticks]))[:, 0]
-    figure.update_xaxes(tickvals=positions, ticktext=[f"{z:g}" for z in ticks])
-    figure.update_yaxes(tickvals=positions, ticktext=[f"{z:g}" for z in ticks])
+    figure, outside = plane_figure(ckpt.name, ckpt.sha256, n, coverage, show_codes, ckpt.model)
     st.plotly_chart(figure, key="plane", width="stretch")
     note = f"{n} × {n} decoded codes over the central {coverage * 100:g}% of the prior on each axis (tick labels are z)."
     if outside is not None:
         note += f" {outside:.1%} of the test codes fall outside this square."
     st.caption(note)
-    st.download_button("Download the plane as PNG", images.png_bytes(images.upscale(picture, SCALE)), on_click="ignore",
+    picture = images.upscale(plane(ckpt.sha256, n, coverage, ckpt.model), SCALE)
+    st.download_button("Download the plane as PNG", partial(images.png_bytes, picture), on_click="ignore",
                        mime="image/png", file_name=f"latent_plane_{ckpt.name}_{n}x{n}.png", key="download-plane")
 
 

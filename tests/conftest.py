@@ -98,3 +98,20 @@ def data_cache(tmp_path, monkeypatch):
     (directory / cache_file().name).symlink_to(cache_file())
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(directory))
     return directory
+
+
+@pytest.fixture
+def deferred(monkeypatch):
+    """Download buttons' deferred data (callables) by file id, as (callable, file name): call one to click it."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    recorded: dict[str, tuple] = {}
+    original = MediaFileManager.add_deferred
+
+    def recording(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        file_id = original(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+        recorded[file_id] = (data_callable, file_name)
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", recording)
+    return recorded

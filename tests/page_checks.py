@@ -47,3 +47,10 @@ def series(trace: dict, axis: str = "y"):
     if isinstance(values, dict):
         return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
     return np.asarray(values)
+
+
+def clicked_download(at, deferred: dict, label: str) -> tuple[bytes, str]:
+    """(content, file name) that a download button with deferred data (a callable) serves when clicked."""
+    (button,) = [b for b in at.get("download_button") if b.proto.label == label]
+    make, filename = deferred[button.proto.deferred_file_id]
+    return make(), filename

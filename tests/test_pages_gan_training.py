@@ -1,5 +1,6 @@
 """AppTests of the GAN training page: curves of the keys present, smoothing, the epoch grid, absent or broken histories."""
 
+import io
 import shutil
 from pathlib import Path
 
@@ -7,10 +8,11 @@ import numpy as np
 import pytest
 import streamlit as st
 import torch
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer import checkpoints
-from page_checks import plotly_figure, served_image, series, texts
+from page_checks import clicked_download, plotly_figure, served_image, series, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "5_GAN_training.py")
 EPOCHS, STEPS_PER_EPOCH = 3, 10
@@ -54,7 +56,7 @@ def traces(at, title: str) -> list[dict]:
     return plotly_figure(at, f"curve-{title}")["data"]
 
 
-def test_curves_grid_and_notes_of_a_standard_gan(run_page, media):
+def test_curves_grid_and_notes_of_a_standard_gan(run_page, media, deferred):
     at = run_page(gan_history())
     assert at.slider(key="epoch").value == EPOCHS and at.slider(key="epoch").max == EPOCHS
     (grid,) = [e for e in at.image if "noise vectors" in e.proto.imgs[0].caption]
@@ -70,6 +72,8 @@ def test_curves_grid_and_notes_of_a_standard_gan(run_page, media):
     assert "mode-collapsed" in texts(at.markdown) and "Mode collapse." in texts(at.markdown)
     assert [b.proto.label for b in at.get("download_button")] == ["Download PNG", "Download all epochs as GIF"]
     assert "gan_epoch3.png" in [f.filename for f in media.values()]
+    content, filename = clicked_download(at, deferred, "Download all epochs as GIF")
+    assert filename == "gan_training.gif" and Image.open(io.BytesIO(content)).n_frames == EPOCHS
 
 
 def test_smoothing_and_epoch_controls(run_page, media):

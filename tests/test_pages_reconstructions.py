@@ -1,14 +1,16 @@
 """AppTests of the Reconstructions page: pairs with their errors, per-digit means, the 2-D latent plane."""
 
+import io
 import shutil
 from pathlib import Path
 
 import pytest
 import streamlit as st
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer import checkpoints, recon
-from page_checks import downloads, plotly_figure, served_image, series, texts
+from page_checks import clicked_download, plotly_figure, served_image, series, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "4_Reconstructions.py")
 
@@ -19,7 +21,7 @@ def pairs_size(digits: int, per_digit: int) -> tuple[int, int]:
 
 
 @pytest.fixture
-def app(checkpoint_env, data_cache, media):
+def app(checkpoint_env, data_cache, media, deferred):
     at = AppTest.from_file(PAGE, default_timeout=300)
     at.run()
     assert not at.exception
@@ -31,16 +33,18 @@ def pairs(at, media):
     return element.proto.imgs[0].caption, served_image(media, element)
 
 
-def test_default_pairs_every_digit_with_its_error(app, media):
+def test_default_pairs_every_digit_with_its_error(app, media, deferred):
     caption, picture = pairs(app, media)
     assert picture.size == pairs_size(10, 4) and "seed 0" in caption
     bars = plotly_figure(app, "errors")["data"][0]
     assert list(bars["x"]) == [str(d) for d in range(9)] + ["9 (held out)"]
     assert recon.INVERSION_NOTES["posterior-mean"] in texts(app.caption)  # the VAE comes first
-    assert "reconstructions_vae_seed0.png" in downloads(app, media)
+    content, filename = clicked_download(app, deferred, "Download PNG")
+    assert filename == "reconstructions_vae_seed0.png"
+    assert Image.open(io.BytesIO(content)).tobytes() == picture.convert("L").tobytes()
 
 
-def test_chosen_digits_count_metric_and_seed(app, media):
+def test_chosen_digits_count_metric_and_seed(app, media, deferred):
     app.sidebar.selectbox(key="model").set_value("vae2")
     app.sidebar.multiselect(key="digits").set_value([9])
     app.sidebar.slider(key="per_digit").set_value(3)
@@ -52,7 +56,7 @@ def test_chosen_digits_count_metric_and_seed(app, media):
     assert picture.size == pairs_size(1, 3) and "seed 5" in caption and "BCE" in caption
     bars = plotly_figure(app, "errors")["data"][0]
     assert list(bars["x"]) == ["9 (held out)"] and len(series(bars)) == 1
-    assert "reconstructions_vae2_seed5.png" in downloads(app, media)
+    assert clicked_download(app, deferred, "Download PNG")[1] == "reconstructions_vae2_seed5.png"
 
 
 def test_the_gan_and_the_flow_say_what_their_codes_are(app):
@@ -63,20 +67,21 @@ def test_the_gan_and_the_flow_say_what_their_codes_are(app):
         assert recon.INVERSION_NOTES[inversion] in texts(app.caption)
 
 
-def test_latent_plane_with_the_test_codes(app, media):
+def test_latent_plane_with_the_test_codes(app, deferred):
     figure = plotly_figure(app, "plane")
     assert len(figure["layout"]["images"]) == 1
     assert sum(len(series(t, "x")) for t in figure["data"]) == 10_000
     assert figure["data"][-1]["name"] == "9 (held out)"
     assert "20 × 20 decoded codes over the central 99%" in texts(app.caption)
-    assert "latent_plane_vae2_20x20.png" in downloads(app, media)
+    content, filename = clicked_download(app, deferred, "Download the plane as PNG")
+    assert filename == "latent_plane_vae2_20x20.png" and Image.open(io.BytesIO(content)).size == (20 * 28 * 3,) * 2
     app.sidebar.slider(key="grid").set_value(10)
     app.sidebar.toggle(key="codes").set_value(False)
     app.run()
     assert not app.exception
     figure = plotly_figure(app, "plane")
     assert figure["data"] == [] and len(figure["layout"]["images"]) == 1
-    assert "latent_plane_vae2_10x10.png" in downloads(app, media)
+    assert clicked_download(app, deferred, "Download the plane as PNG")[1] == "latent_plane_vae2_10x10.png"
 
 
 def test_without_a_2d_model_the_plane_explains_why(tiny_checkpoints, tmp_path, monkeypatch, data_cache):

@@ -92,6 +92,13 @@ def test_latent_plane_needs_a_2d_latent(checkpoint_env):
         recon.latent_plane(checkpoints.load("vae").model)
 
 
+def test_plane_ticks_label_whole_z_inside_the_square():
+    positions, labels = recon.plane_ticks(0.99)
+    assert labels == ["-2", "-1", "0", "1", "2"]
+    np.testing.assert_allclose(positions, [0.02275, 0.158655, 0.5, 0.841345, 0.97725], atol=1e-5)
+    assert recon.plane_ticks(0.999)[1] == ["-3", "-2", "-1", "0", "1", "2", "3"]
+
+
 def test_to_plane_is_the_normal_cdf():
     u = recon.to_plane(np.array([[0.0, -1.0], [1.0, 3.0]]))
     np.testing.assert_allclose(u, [[0.5, 0.158655], [0.841345, 0.998650]], atol=1e-6)

@@ -108,8 +108,8 @@ def test_save_load_round_trip_with_history(digits, tmp_path):
 @pytest.mark.parametrize("loss", ["nonsaturating", "wgan-gp"])
 def test_discriminator_loss_separates_real_from_fake(loss, digits):
     """Only D trains, on one fixed batch: the gap between its outputs on real and generated images must grow."""
-    model = GAN(GANConfig(**SMALL, loss=loss))
     torch.manual_seed(0)
+    model = GAN(GANConfig(**SMALL, loss=loss))
     fake = model.generator(torch.randn(16, 8)).detach()
     optimizer = torch.optim.Adam(model.discriminator.parameters(), lr=1e-3)
 
@@ -123,15 +123,15 @@ def test_discriminator_loss_separates_real_from_fake(loss, digits):
         optimizer.zero_grad()
         loss_value.backward()
         optimizer.step()
-    assert gap() > start + 0.5
+    assert gap() > start + 5
 
 
 @pytest.mark.parametrize("loss", ["nonsaturating", "wgan-gp"])
 def test_generator_loss_raises_the_discriminator_score(loss):
     """Only G trains, against a fixed D: D's mean output on the generated images must rise."""
+    torch.manual_seed(0)
     model = GAN(GANConfig(**SMALL, loss=loss))
     model.discriminator.eval().requires_grad_(False)
-    torch.manual_seed(0)
     z = torch.randn(32, 8)
     optimizer = torch.optim.Adam(model.generator.parameters(), lr=1e-2)
 
@@ -145,7 +145,7 @@ def test_generator_loss_raises_the_discriminator_score(loss):
         optimizer.zero_grad()
         loss_value.backward()
         optimizer.step()
-    assert score() > start + 0.5
+    assert score() > start + 0.15  # it rises by about 0.3 (0.3-0.45 over seeds 0-3); it falls if the sign is wrong
 
 
 def test_gradient_penalty_of_a_linear_critic():

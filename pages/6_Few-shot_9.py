@@ -188,8 +188,10 @@ model_objects = {name: getattr(c, "model", None) for name, c in models.items()}
 ref = reference(shas["classifier"], shas["flow"], ui.mnist("test").held_out().as_float(),
                 model_objects["classifier"], model_objects["flow"])
 st.subheader("Generated 9s")
-st.caption(f"{settings['n']} samples per method, sampling seed {settings['seed']}, d = {settings['dim']}, "
-           f"temperature {settings['temperature']:.2f}.")
+used = min(settings["dim"], len(examples) - 1)
+st.caption(f"{settings['n']} samples per method, sampling seed {settings['seed']}, d = {settings['dim']}"
+           + (f" (k = {len(examples)} examples span only {used} directions, so {used} are used)"
+              if used < settings["dim"] else "") + f", temperature {settings['temperature']:.2f}.")
 results = []
 for column, method in zip(st.columns(len(runnable)), runnable):
     with column:

@@ -43,6 +43,10 @@ def test_k_and_seed_choose_the_examples(app, media):
     app.sidebar.number_input(key="example-seed").set_value(5).run()
     assert not app.exception
     assert app.image[0].proto.imgs[0].caption == "3 training 9s drawn with seed 5"
+    assert "span only 2 directions" in texts(app.caption)
+    app.sidebar.slider(key="k").set_value(1).run()  # a single example: the Gaussians shrink to a point
+    assert not app.exception
+    assert app.dataframe[0].value["to nearest example"].iloc[0] < 1e-4  # the pixel Gaussian copies it
 
 
 def test_fine_tuning_shows_its_progress(app, media):

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from . import images, metrics
+from .data import HELD_OUT_DIGIT
 from .latent import SubspaceGaussian, fit_gaussian
 from .models.base import GenerativeModel
 from .models.flow import IMAGE_DIM, Flow
@@ -35,7 +36,6 @@ LABELS = {
 }
 # The checkpoint each method needs besides the classifier that scores it.
 NEEDS = {"pixel": None, "flow": "flow", "vae": "vae", "finetune": "flow"}
-NINE = 9
 # The flow's steps nearest the pixels stay frozen in a fine-tune: like a CNN's first layers they model
 # local stroke statistics that 0-8 share with 9 (seed 004); the later steps and the factor-out prior adapt.
 FROZEN = ("level1",)
@@ -154,7 +154,7 @@ def score(samples: torch.Tensor, examples: torch.Tensor, ref: Reference, classif
           likelihood: tuple[float, str] | None = None) -> Scores:
     share = frechet = None
     if classifier is not None:
-        share = float((metrics.predict_proba(classifier, samples).argmax(1) == NINE).float().mean())
+        share = float((metrics.predict_proba(classifier, samples).argmax(1) == HELD_OUT_DIGIT).float().mean())
         if ref.features is not None:
             frechet = metrics.frechet_distance(metrics.features(classifier, samples), ref.features)
     value, unit = likelihood or (None, None)

@@ -1,9 +1,10 @@
 """2-D maps of a model's latent codes for the whole MNIST test set (UMAP, t-SNE, PCA), computed once and kept on disk.
 
-A projection is named by checkpoint, weights sha256, method and settings, e.g. ``vae-1a2b3c4d5e6f-umap-n15-d0.1.npz``.
+A projection is named by checkpoint, weights sha256, method and settings, e.g. ``vae-1a2b3c4d5e6f-umap-md0.1-nn15.npz``.
 It is looked up first in ``<checkpoints>/embeddings/`` (shipped with the repo, written by
 ``python -m explorer embed --precompute``), then in ``<data cache>/embeddings/``, where new ones are written.
-The codes themselves are cached there too, so changing a setting re-projects without re-encoding.
+The codes themselves (``vae-1a2b3c4d5e6f-codes.npy``) are stored the same way, so changing a setting re-projects
+without re-encoding and a selection decodes without encoding.
 UMAP and t-SNE are seeded; all heavy work runs one at a time under a lock (numba's threading layer aborts
 the process when two threads run UMAP at once, umap-learn issue 665).
 """
@@ -32,8 +33,8 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "pca": {},
 }
 SHORT = {"n_neighbors": "nn", "min_dist": "md", "perplexity": "p"}  # settings as they appear in file names
-PCA_DIMS = 50
-SHIPPED_CODES_MAX_DIM = 64  # precompute ships codes this narrow (the GAN's: 2.6 MB); the flow's 784-D would be 31 MB  # codes wider than this go through PCA first: the usual t-SNE/UMAP practice, and much faster
+PCA_DIMS = 50  # codes wider than this go through PCA first: the usual t-SNE/UMAP practice, and much faster
+SHIPPED_CODES_MAX_DIM = 64  # precompute ships codes this narrow (the GAN's: 2.6 MB); the flow's 784-D would be 31 MB
 BATCH_SIZE = 200  # also how long one call holds the device lock: ~10 s for the GAN's optimised encode on a CPU
 NEIGHBOURS = 10  # for the clustering summary of a map
 

@@ -52,6 +52,17 @@ def digit_scatter(coords: np.ndarray, labels: np.ndarray, *, size: float = 4, op
     return figure
 
 
+def digit_bars(values: dict[int, float], *, text: str, y_title: str, height: int = 280, **yaxis) -> go.Figure:
+    """One bar per digit in its colour (outlined, so the held-out digit's dark bar shows on dark themes)."""
+    digits = list(values)
+    figure = go.Figure(go.Bar(x=[digit_label(d) for d in digits], y=list(values.values()),
+                              marker={"color": [DIGIT_COLOURS[d] for d in digits], "line": {"color": "#888888", "width": 1}},
+                              text=[format(v, text) for v in values.values()], textposition="outside"))
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                         xaxis={"type": "category", "title": "digit"}, yaxis={"title": y_title, **yaxis})
+    return figure
+
+
 def add_picture(figure: go.Figure, picture: np.ndarray, x: tuple[float, float], y: tuple[float, float]) -> go.Figure:
     """Put a greyscale picture (H, W) in [0, 1] under the data, stretched over the axis box ``x`` x ``y``."""
     source = "data:image/png;base64," + base64.b64encode(png_bytes(picture)).decode()

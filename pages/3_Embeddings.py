@@ -137,12 +137,8 @@ def clustering_note(mix: np.ndarray) -> str:
 
 
 def clustering_chart(mix: np.ndarray) -> go.Figure:
-    own = np.diag(mix)
-    chart = go.Figure(go.Bar(x=[plots.digit_label(d) for d in range(10)], y=own, marker_color=plots.DIGIT_COLOURS,
-                             text=[f"{v:.0%}" for v in own], textposition="outside"))
-    chart.update_layout(height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                        yaxis={"title": "neighbours of the same digit", "range": [0, 1.15], "tickformat": ".0%"})
-    return chart
+    return plots.digit_bars(dict(enumerate(np.diag(mix))), text=".0%", y_title="neighbours of the same digit",
+                            range=[0, 1.15], tickformat=".0%")
 
 
 ckpt = ui.select_model(names=MODELS)

@@ -84,14 +84,8 @@ def pairs_picture(index: np.ndarray, x: np.ndarray, x_hat: np.ndarray, errs: np.
 
 
 def error_chart(labels: np.ndarray, errs: np.ndarray, metric: str) -> go.Figure:
-    means = recon.per_digit_error(labels, errs)
-    chart = go.Figure(go.Bar(x=[plots.digit_label(d) for d in means], y=list(means.values()),
-                             marker_color=[plots.DIGIT_COLOURS[d] for d in means],
-                             text=[f"{v:.3g}" for v in means.values()], textposition="outside"))
-    chart.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                        xaxis={"type": "category", "title": "digit"},
-                        yaxis={"title": f"mean {metric.upper()}", "exponentformat": "e"})
-    return chart
+    return plots.digit_bars(recon.per_digit_error(labels, errs), text=".3g", y_title=f"mean {metric.upper()}",
+                            exponentformat="e")
 
 
 def reconstructions_section(ckpt, digits: list[int], per_digit: int, metric: str, seed: int) -> None:

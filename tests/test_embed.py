@@ -206,3 +206,10 @@ def test_cli_precompute_stores_maps_beside_the_checkpoints(own_checkpoints, caps
     assert sorted(p.name for p in (directory / "embeddings").iterdir()) == [
         embed.codes_name("vae2", sha), embed.file_name("vae2", sha, "pca", {})]
     assert "s to compute" in capsys.readouterr().out
+
+
+def test_digit_bars_keep_every_digit_as_a_category():
+    figure = plots.digit_bars({d: d / 10 for d in range(10)}, text=".0%", y_title="share")
+    (bars,) = figure.data
+    assert list(bars.x) == [str(d) for d in range(9)] + ["9 (held out)"] and figure.layout.xaxis.type == "category"
+    assert list(bars.text)[-1] == "90%" and bars.marker.line.width == 1

@@ -1,5 +1,7 @@
 """Embeddings: every test digit's latent code on a 2-D map (UMAP, t-SNE or PCA); select points to see them decoded."""
 
+from functools import partial
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -61,7 +63,7 @@ def projection(ckpt, method: str, settings: dict, seed: int) -> embed.Projection
     with st.status(f"Computing the {embed.METHODS[method]} map of {TEST_SIZE:,} test codes (only the first time)...",
                    expanded=True) as box:
         if ckpt.model.inversion == "optimised":
-            st.caption("This model encodes by optimisation, so encoding the test set takes a few minutes.")
+            st.caption("This model encodes by optimisation: encoding the test set takes several minutes on a CPU.")
         bar = st.progress(0.0)
         result = embed.projection(ckpt.model, ckpt.name, ckpt.sha256, method, settings, seed, run=ui.on_device,
                                   progress=lambda fraction, text: bar.progress(fraction, text=text))
@@ -113,7 +115,7 @@ def selection_panel(ckpt, rows: list[int], labels: np.ndarray) -> None:
 def show_labelled(pictures, captions: list[str], filename: str) -> None:
     picture = images.labelled_grid(pictures, captions, ncols=8, scale=2)
     st.image(picture, output_format="PNG", clamp=True)
-    st.download_button("Download PNG", images.png_bytes(picture), file_name=filename, mime="image/png",
+    st.download_button("Download PNG", partial(images.png_bytes, picture), file_name=filename, mime="image/png",
                        on_click="ignore", key=f"download-{filename}")
 
 

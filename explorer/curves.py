@@ -87,6 +87,15 @@ def steps_per_epoch(card: dict) -> int | None:
     return size // batch if size and batch and size >= batch else None
 
 
+def grid_moment(card: dict, epoch: int) -> str:
+    """When the ``epoch``-th grid was drawn: each finished epoch ends with one, and so does a run stopped mid-epoch."""
+    if epoch <= card["epochs"]:
+        return f"at the end of epoch {epoch} of {card['epochs']}"
+    per_epoch = steps_per_epoch(card)
+    into = f"{card['steps'] - card['epochs'] * per_epoch:,} steps into" if per_epoch else "during"
+    return f"when training stopped, {into} epoch {epoch}"
+
+
 def tail_means(history: dict, fraction: float = 0.1) -> dict[str, float]:
     """Mean of each per-step series over its last ``fraction`` of steps: where training ended up."""
     return {k: float(np.mean(v[-max(1, int(len(v) * fraction)):])) for k, v in history.items()

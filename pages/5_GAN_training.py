@@ -109,14 +109,14 @@ def diversity_chart(values: np.ndarray, reference: float, epoch: int) -> go.Figu
     return figure
 
 
-def grids_section(name: str, sha: str, grids: np.ndarray) -> int:
+def grids_section(card: dict, grids: np.ndarray) -> int:
     """The fixed-noise grid at a chosen epoch, its diversity over training, a GIF of them all; returns the epoch."""
-    epochs = len(grids)
+    name, sha, epochs = card["name"], card["weights_sha256"], len(grids)
     epoch = st.slider("Epoch", 1, epochs, epochs, key="epoch") if epochs > 1 else 1
     left, right = st.columns([1, 1])
     with left:
         ui.show_grid(grids[epoch - 1] / 255, ncols=8, scale=3, download=f"{name}_epoch{epoch}.png", key="download-grid",
-                     caption=f"The same 64 noise vectors drawn by the generator at the end of epoch {epoch} of {epochs}.")
+                     caption=f"The same 64 noise vectors drawn by the generator {curves.grid_moment(card, epoch)}.")
     with right:
         real = ui.mnist("test").seen().images[:64].numpy()[None]
         st.plotly_chart(diversity_chart(diversity(sha, grids), float(curves.diversity(real)[0]), epoch),
@@ -164,7 +164,7 @@ def run_section(name: str, smoothing: float) -> None:
     epoch = None
     if grids is not None and len(grids):
         st.subheader("The fixed-noise grid, epoch by epoch")
-        epoch = grids_section(name, card["weights_sha256"], grids)
+        epoch = grids_section(card, grids)
     series = {k: v for k, v in stored.items() if k != curves.GRIDS}
     if series:
         st.subheader("Training curves")

@@ -73,6 +73,13 @@ def test_epochs_gif_has_a_frame_per_epoch():
     assert gif.format == "GIF" and gif.n_frames == 3 and gif.size == (2 * (8 * 30 + 2),) * 2
 
 
+def test_grid_moment_tells_a_finished_epoch_from_a_stopped_one():
+    card = {"epochs": 1, "steps": 30, "train_size": 256, "batch_size": 16}  # a dry run stopped in epoch 2
+    assert curves.grid_moment(card, 1) == "at the end of epoch 1 of 1"
+    assert curves.grid_moment(card, 2) == "when training stopped, 14 steps into epoch 2"
+    assert curves.grid_moment({"epochs": 0, "steps": 5}, 1) == "when training stopped, during epoch 1"
+
+
 def test_steps_per_epoch_and_tail_means():
     assert curves.steps_per_epoch({"train_size": 1000, "batch_size": 64}) == 15  # full batches only
     assert curves.steps_per_epoch({"train_size": 1000}) is None

@@ -26,6 +26,9 @@ from torch import nn
 from .base import GenerativeModel
 
 IMAGE_DIM = 28 * 28
+# Codes far from the data can overflow float32 in the inverse (a coupling divides by a scale near zero).
+# Encoded digits stay within a few tens; clamping activations at this bound keeps such samples finite.
+INVERSE_LIMIT = 1e4
 
 
 @dataclass
@@ -241,12 +244,12 @@ class Flow(GenerativeModel):
         log_det = torch.zeros(n, device=z.device, dtype=z.dtype)
         for step in reversed(self.level2):
             h, ld = step.inverse(h)
-            log_det = log_det + ld
+            h, log_det = h.clamp(-INVERSE_LIMIT, INVERSE_LIMIT), log_det + ld
         h, ld = self.factor_out.inverse(unsqueeze(h), z1)  # (N, 4, 14, 14)
         log_det = log_det + ld
         for step in reversed(self.level1):
             h, ld = step.inverse(h)
-            log_det = log_det + ld
+            h, log_det = h.clamp(-INVERSE_LIMIT, INVERSE_LIMIT), log_det + ld
         y, ld = self._sigmoid(unsqueeze(h))
         return y, log_det + ld
 

@@ -103,3 +103,9 @@ def test_distributed_dry_run_on_two_cpu_processes(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     card = checkpoints.load("flow", tmp_path).card
     assert card["hardware"].startswith("2 x cpu") and card["steps"] == 30
+
+
+def test_far_codes_decode_to_finite_images(flow):
+    z = 50 * torch.randn(8, 784, generator=torch.Generator().manual_seed(0))
+    images = flow.decode(z)
+    assert torch.isfinite(images).all() and images.min() >= 0 and images.max() <= 1

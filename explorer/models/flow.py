@@ -27,8 +27,12 @@ from .base import GenerativeModel
 
 IMAGE_DIM = 28 * 28
 # Codes far from the data can overflow float32 in the inverse (a coupling divides by a scale near zero).
-# Encoded digits stay within a few tens; clamping activations at this bound keeps such samples finite.
+# Encoded digits stay within a few tens; bounding activations here keeps such samples finite.
 INVERSE_LIMIT = 1e4
+
+
+def _bounded(x: torch.Tensor) -> torch.Tensor:
+    return torch.nan_to_num(x, nan=0.0, posinf=INVERSE_LIMIT, neginf=-INVERSE_LIMIT).clamp(-INVERSE_LIMIT, INVERSE_LIMIT)
 
 
 @dataclass
@@ -167,7 +171,7 @@ class FlowStep(nn.Module):
         log_det = 0
         for layer in reversed(self.layers):
             y, ld = layer.inverse(y)
-            log_det = log_det + ld
+            y, log_det = _bounded(y), log_det + ld
         return y, log_det
 
 
@@ -244,12 +248,12 @@ class Flow(GenerativeModel):
         log_det = torch.zeros(n, device=z.device, dtype=z.dtype)
         for step in reversed(self.level2):
             h, ld = step.inverse(h)
-            h, log_det = h.clamp(-INVERSE_LIMIT, INVERSE_LIMIT), log_det + ld
+            log_det = log_det + ld
         h, ld = self.factor_out.inverse(unsqueeze(h), z1)  # (N, 4, 14, 14)
         log_det = log_det + ld
         for step in reversed(self.level1):
             h, ld = step.inverse(h)
-            h, log_det = h.clamp(-INVERSE_LIMIT, INVERSE_LIMIT), log_det + ld
+            log_det = log_det + ld
         y, ld = self._sigmoid(unsqueeze(h))
         return y, log_det + ld
 

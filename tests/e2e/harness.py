@@ -66,7 +66,7 @@ def _artifacts() -> bool:
     return True
 
 
-def wait_for_run(page, timeout: float = 60_000) -> None:
+def wait_for_run(page, timeout: float = 180_000) -> None:
     """Wait for the app's own signal that the script has finished, as Streamlit's end-to-end tests do."""
     page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").wait_for(
         state="attached", timeout=timeout)

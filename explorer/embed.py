@@ -11,6 +11,7 @@ the process when two threads run UMAP at once, umap-learn issue 665).
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -138,8 +139,7 @@ def codes(model, name: str, sha256: str, n: int = TEST_SIZE, run=_call, progress
 
 
 def _save_codes(path: Path, z: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
+    tmp = _temporary(path)
     np.save(tmp, z.astype(np.float32), allow_pickle=False)
     tmp.replace(path)
 
@@ -196,11 +196,16 @@ def _pca(z: np.ndarray, dims: int, seed: int) -> np.ndarray:
 
 def write(path: Path, coords: np.ndarray, labels: np.ndarray, seconds: float) -> None:
     """Store a projection: coords (N, 2) float32, labels (N,) and the seconds it took, compressed, no pickles."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
+    tmp = _temporary(path)
     np.savez_compressed(tmp, coords=coords.astype(np.float32), labels=labels.astype(np.int8),
                         seconds=np.float32(seconds))
     tmp.replace(path)
+
+
+def _temporary(path: Path) -> Path:
+    """A file beside ``path`` that no other process or thread writes, renamed into place when complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.stem}.{os.getpid()}-{threading.get_ident()}{path.suffix}")
 
 
 def read(path: Path) -> Projection:

@@ -48,7 +48,7 @@ def page(browser):
 
 
 def nudge_slider(page, label: str, key: str) -> None:
-    slider = page.locator("[data-testid='stSlider']").filter(has_text=label).locator("[role='slider']").first
+    slider = page.locator("[data-testid='stSlider']").filter(has_text=label).locator("input[type='range']").first
     slider.focus()
     slider.press(key)
 
@@ -78,3 +78,4 @@ def test_page_control_changes_the_output(page, app_url, path, label, key):
     screenshot(page, path)
     assert exceptions(page) == []
     assert image_sources(page) != before
+

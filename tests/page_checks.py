@@ -54,3 +54,13 @@ def clicked_download(at, deferred: dict, label: str) -> tuple[bytes, str]:
     (button,) = [b for b in at.get("download_button") if b.proto.label == label]
     make, filename = deferred[button.proto.deferred_file_id]
     return make(), filename
+
+
+def run_page(path: str):
+    """The page at ``path`` after a first run, as a user first opens it; fails on any exception."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(path, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at

@@ -8,7 +8,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer.data import load_mnist
-from page_checks import served_image, texts
+from page_checks import run_page, served_image, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "6_Few-shot_9.py")
 GRID = 2 * (8 * 30 + 2)  # 8 x 8 samples of 28 pixels with 2-pixel borders, doubled
@@ -16,10 +16,7 @@ GRID = 2 * (8 * 30 + 2)  # 8 x 8 samples of 28 pixels with 2-pixel borders, doub
 
 @pytest.fixture
 def app(checkpoint_env, media):
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.run()
-    assert not at.exception
-    return at
+    return run_page(PAGE)
 
 
 def sample_grids(at, media) -> list:

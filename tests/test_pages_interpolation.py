@@ -5,17 +5,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from page_checks import downloads, frame_count, plotly_figure, served_image, series, texts
+from page_checks import downloads, frame_count, plotly_figure, run_page, series, served_image, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "1_Interpolation.py")
 
 
 @pytest.fixture
 def app(checkpoint_env, media):
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.run()
-    assert not at.exception
-    return at
+    return run_page(PAGE)
 
 
 def image(at, media, caption_part: str):

@@ -6,17 +6,14 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from page_checks import downloads, plotly_figure, served_image, series, texts
+from page_checks import downloads, plotly_figure, run_page, series, served_image, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "2_Samples.py")
 
 
 @pytest.fixture
 def app(checkpoint_env, media):
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.run()
-    assert not at.exception
-    return at
+    return run_page(PAGE)
 
 
 def grid(at, media) -> np.ndarray:

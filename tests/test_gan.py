@@ -1,3 +1,4 @@
+import argparse
 import hashlib
 
 import pytest
@@ -7,6 +8,7 @@ from explorer import checkpoints
 from explorer.data import load_mnist
 from explorer.models.gan import GAN, GANConfig
 from explorer.train import gan as train_gan
+from explorer.train.loop import Context
 from model_checks import CARD, check_generative_model
 
 SMALL = dict(latent_dim=8, g_width=8, d_width=8, e_width=8)
@@ -185,3 +187,14 @@ def test_dry_run_writes_checkpoint_history_and_grids(loss, tmp_path):
     assert grids.dtype == torch.uint8 and grids.ndim == 4 and grids.shape[1:] == (64, 28, 28) and len(grids) >= 2
     samples = loaded.model.sample(64, generator=torch.Generator().manual_seed(0))
     assert samples.shape == (64, 1, 28, 28)
+
+
+
+def test_a_resumed_epoch_replaces_its_grid():
+    """A run stopped mid-epoch renders that epoch's grid again when resumed: one row per epoch all the same."""
+    args = argparse.Namespace(lr=2e-4, betas=(0.5, 0.999), n_critic=1, gp_weight=10.0, ema=0.999, seed=0,
+                              dry_run=True)
+    task = train_gan.GANTask(GANConfig(**SMALL), args, Context(torch.device("cpu")))
+    for epoch in (0, 1, 1, 2):
+        task.end_epoch(epoch)
+    assert task.artifacts["epoch_grids"].shape == (3, 64, 28, 28)

@@ -169,8 +169,9 @@ class GANTask(Task):
     def end_epoch(self, epoch: int) -> None:
         recalibrate_batch_norm(self.model.generator, self.config.latent_dim, self.recalibration_samples, seed=epoch)
         grid = (self.model.generator(self.fixed_noise) * 255).round().to(torch.uint8).squeeze(1).cpu()  # (64, 28, 28)
+        # Row ``epoch`` is replaced, not appended: a run stopped mid-epoch and resumed renders that epoch again.
         previous = self.artifacts.get("epoch_grids", torch.empty(0, GRID_SIZE, 28, 28, dtype=torch.uint8))
-        self.artifacts["epoch_grids"] = torch.cat([previous, grid[None]])
+        self.artifacts["epoch_grids"] = torch.cat([previous[:epoch], grid[None]])
 
     def evaluate(self, test_x: torch.Tensor, test_y: torch.Tensor) -> dict[str, float]:
         """How closely the generator can reproduce test digits: inversion error (pixel MSE) on 256 of each kind."""

@@ -62,7 +62,8 @@ def select_model(label: str = "Model", names=GENERATIVE, key: str = "model") -> 
     if not found:
         st.error(f"None of the models {', '.join(names)} could be loaded; see the Home page.")
         return None
-    name = st.sidebar.selectbox(label, list(found), key=key, format_func=lambda n: describe_model(found[n]))
+    name = linked(st.sidebar.selectbox, label, list(found), key=key)
+    st.sidebar.caption(describe_model(found[name]))
     return found[name]
 
 
@@ -73,8 +74,39 @@ def describe_model(ckpt: checkpoints.Checkpoint) -> str:
 
 
 def seed_input(key: str = "seed", label: str = "Seed") -> int:
-    """A seed box; every random picture on a page is reproducible from the number shown here."""
-    return int(st.sidebar.number_input(label, min_value=0, max_value=2**31 - 1, value=0, step=1, key=key))
+    """A seed box; every random picture on a page is reproducible from the number shown here (and from the link)."""
+    return int(linked(st.sidebar.number_input, label, min_value=0, max_value=2**31 - 1, value=0, step=1, key=key))
+
+
+def linked(widget, *args, key: str, **kwargs):
+    """``widget(*args, key=key, **kwargs)`` bound to the URL's query parameter ``key``, so a link reproduces the view.
+
+    Streamlit quietly drops a link value the widget cannot take (out of range, not an option, not a number);
+    this says so beside the widget, so a mistyped link is not mistaken for the view it meant.
+    """
+    asked = st.query_params.get_all(key) if key not in st.session_state else []  # only on the widget's first run
+    value = widget(*args, key=key, bind="query-params", **kwargs)
+    if asked and not _same(asked, value, kwargs.get("format_func", str)):
+        widget.__self__.warning(f"The link's `{key}={'&'.join(asked)}` is not a value this control takes; "
+                                "it shows its default instead.", icon=":material/link_off:")
+    return value
+
+
+def _same(asked: list[str], value, format_func) -> bool:
+    """Whether the URL's strings ``asked`` say ``value`` (a number, flag, option or list of options)."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    return len(asked) == len(values) and all(_says(a, v, format_func) for a, v in zip(asked, values))
+
+
+def _says(text: str, value, format_func) -> bool:
+    if isinstance(value, bool):
+        return text.lower() == str(value).lower()
+    if isinstance(value, (int, float)):
+        try:
+            return float(text) == float(value)
+        except ValueError:
+            return text == format_func(value)
+    return text in (str(value), format_func(value))
 
 
 def show_grid(batch, *, ncols: int = 8, scale: int = 3, caption: str | None = None,

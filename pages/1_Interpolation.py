@@ -26,13 +26,13 @@ INTRO_ANALOGY = (
 # -- choices --------------------------------------------------------------------------------------
 
 def mode_ui() -> str:
-    return st.sidebar.segmented_control("Mode", ["Interpolation", "Analogy"], default="Interpolation",
+    return ui.linked(st.sidebar.segmented_control, "Mode", ["Interpolation", "Analogy"], default="Interpolation",
                                         required=True, key="mode")
 
 
 def random_ui() -> int | None:
     """The seed that draws the test images, or None when they are picked by number."""
-    if st.sidebar.toggle("Random test images", key="random", help="Draw every image with the seed below."):
+    if ui.linked(st.sidebar.toggle, "Random test images", key="random", help="Draw every image with the seed below."):
         return ui.seed_input(key="image-seed", label="Image seed")
     return None
 
@@ -40,10 +40,10 @@ def random_ui() -> int | None:
 def image_ui(label: str, default: tuple[int, int], slot: int, seed: int | None, test: data.Digits) -> tuple[int, int]:
     """One test image: its digit and its number among that digit's test images (``default`` is both)."""
     left, right = st.sidebar.columns(2)
-    digit = left.selectbox(label, range(10), index=default[0], key=f"digit-{slot}")
+    digit = ui.linked(left.selectbox, label, range(10), index=default[0], key=f"digit-{slot}")
     count = len(test.of_classes([digit]))
     if seed is None:
-        index = right.number_input(f"{digit} number", 0, count - 1, value=min(default[1], count - 1),
+        index = ui.linked(right.number_input, f"{digit} number", 0, count - 1, value=min(default[1], count - 1),
                                    key=f"index-{slot}-{digit}", help=f"Which of the {count} test images of {digit}.")
     else:
         index = data.random_index(count, seed, slot)
@@ -52,10 +52,10 @@ def image_ui(label: str, default: tuple[int, int], slot: int, seed: int | None, 
 
 
 def path_ui() -> tuple[str, int]:
-    path = st.sidebar.radio("Path", latent.PATHS, horizontal=True, key="path",
+    path = ui.linked(st.sidebar.radio, "Path", latent.PATHS, horizontal=True, key="path",
                             help="Spherical keeps every code about as long as the endpoints' codes, where the "
                                  "prior puts its mass; a straight line passes through shorter codes in the middle.")
-    steps = st.sidebar.slider("Steps from start to end", 3, 24, 10, key="steps")
+    steps = ui.linked(st.sidebar.slider, "Steps from start to end", 3, 24, 10, key="steps")
     return path, steps
 
 

@@ -18,8 +18,8 @@ st.markdown(
 
 
 def settings_ui() -> tuple[int, float, int]:
-    n = st.sidebar.select_slider("Samples", [16, 32, 64, 128, 256], value=64, key="n")
-    temperature = st.sidebar.slider("Temperature", 0.0, 1.5, 1.0, 0.05, key="temperature",
+    n = ui.linked(st.sidebar.select_slider, "Samples", [16, 32, 64, 128, 256], value=64, key="n")
+    temperature = ui.linked(st.sidebar.slider, "Temperature", 0.0, 1.5, 1.0, 0.05, key="temperature",
                                     help="Spread of the Gaussian the codes are drawn from; 1 is the prior itself.")
     return n, temperature, ui.seed_input()
 

@@ -29,7 +29,7 @@ def method_ui(name: str, sha: str) -> str:
     """The projection method; on first visit, the first one already computed for this model (so the page opens at once)."""
     ready = [m for m in embed.METHODS if embed.lookup(name, sha, m, embed.settings_for(m))]
     default = (ready or ["pca"])[0]
-    return st.sidebar.radio("Projection", list(embed.METHODS), index=list(embed.METHODS).index(default),
+    return ui.linked(st.sidebar.radio, "Projection", list(embed.METHODS), index=list(embed.METHODS).index(default),
                             format_func=embed.METHODS.get, key="method", horizontal=True,
                             help="UMAP and t-SNE keep neighbours together (distances between far clusters mean little); "
                                  "PCA is a linear view along the two directions of largest variance.")
@@ -38,13 +38,13 @@ def method_ui(name: str, sha: str) -> str:
 def settings_ui(method: str) -> tuple[dict, int]:
     """The method's settings and seed; UMAP and t-SNE are random, PCA is not."""
     if method == "umap":
-        settings = {"n_neighbors": st.sidebar.slider("Neighbours", 5, 100, 15, key="n_neighbors",
+        settings = {"n_neighbors": ui.linked(st.sidebar.slider, "Neighbours", 5, 100, 15, key="n_neighbors",
                                                      help="How many neighbours shape each point's place: "
                                                           "small values show local detail, large values global layout."),
-                    "min_dist": st.sidebar.select_slider("Minimum distance", MIN_DIST, 0.1, key="min_dist",
+                    "min_dist": ui.linked(st.sidebar.select_slider, "Minimum distance", MIN_DIST, 0.1, key="min_dist",
                                                          help="How tightly UMAP may pack points together.")}
     elif method == "tsne":
-        perplexity = st.sidebar.select_slider("Perplexity", PERPLEXITY, 30, key="perplexity",
+        perplexity = ui.linked(st.sidebar.select_slider, "Perplexity", PERPLEXITY, 30, key="perplexity",
                                               help="Roughly the number of neighbours each point attends to.")
         settings = {"perplexity": float(perplexity)}
         st.sidebar.caption("A new t-SNE map of 10,000 points takes a few minutes on a laptop CPU; it is kept afterwards.")

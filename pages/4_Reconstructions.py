@@ -8,6 +8,7 @@ import streamlit as st
 import torch
 
 from explorer import embed, images, plots, recon, ui
+from explorer.data import HELD_OUT_DIGIT
 
 st.set_page_config(page_title="Reconstructions · Latent Explorer", page_icon=":material/compare:", layout="wide")
 st.title("Reconstructions")
@@ -23,21 +24,21 @@ ENCODERS = ("vae", "vae2", "gan", "flow")  # the VAEs first: theirs are the reco
 # -- choices --------------------------------------------------------------------------------------
 
 def examples_ui() -> tuple[list[int], int, str, int]:
-    digits = st.sidebar.multiselect("Digits", list(range(10)), default=list(range(10)), key="digits",
-                                    format_func=plots.digit_label)
-    per_digit = st.sidebar.slider("Images per digit", 1, 12, 4, key="per_digit")
-    metric = st.sidebar.radio("Error", list(recon.METRICS), key="metric", horizontal=True,
+    digits = ui.linked(st.sidebar.multiselect, "Digits", list(range(10)), default=list(range(10)), key="digits",
+                       help=f"{HELD_OUT_DIGIT} is the digit no model saw in training.")
+    per_digit = ui.linked(st.sidebar.slider, "Images per digit", 1, 12, 4, key="per_digit")
+    metric = ui.linked(st.sidebar.radio, "Error", list(recon.METRICS), key="metric", horizontal=True,
                               format_func=str.upper, help=" · ".join(f"{k.upper()}: {v}" for k, v in recon.METRICS.items()))
     return sorted(digits), per_digit, metric, ui.seed_input(key="seed", label="Seed (which test images)")
 
 
 def plane_ui() -> tuple[int, float, bool]:
     st.sidebar.subheader("Latent plane")
-    n = st.sidebar.slider("Grid size", 8, 30, 20, key="grid", help="Digits per side of the decoded plane.")
-    coverage = st.sidebar.select_slider("Prior mass covered", (0.8, 0.9, 0.95, 0.99, 0.999), 0.99, key="coverage",
+    n = ui.linked(st.sidebar.slider, "Grid size", 8, 30, 20, key="grid", help="Digits per side of the decoded plane.")
+    coverage = ui.linked(st.sidebar.select_slider, "Prior mass covered", (0.8, 0.9, 0.95, 0.99, 0.999), 0.99, key="coverage",
                                         format_func=lambda c: f"central {c * 100:g}%",
                                         help="The plane spans this central share of the Gaussian prior along each axis.")
-    codes = st.sidebar.toggle("Show the test codes", value=True, key="codes")
+    codes = ui.linked(st.sidebar.toggle, "Show the test codes", value=True, key="codes")
     return n, coverage, codes
 
 

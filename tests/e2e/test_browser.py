@@ -7,10 +7,7 @@ Screenshots land in artifacts/screenshots/.
 
 import pytest
 
-from .harness import CHROMIUM, CHROMIUM_ARGS, browser_missing_reason, exceptions, image_sources, running_app, \
-    screenshot, wait_for_run
-
-pytestmark = pytest.mark.skipif(browser_missing_reason() is not None, reason=str(browser_missing_reason()))
+from .harness import exceptions, image_sources, nudge_slider, screenshot, wait_for_run
 
 # (url path, slider label, key to press): the control each page is mostly about.
 PAGES = [
@@ -20,37 +17,6 @@ PAGES = [
     ("GAN_training", "Epoch", "ArrowLeft"),
     ("Few-shot_9", "k, the number of examples", "ArrowRight"),
 ]
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with running_app() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    yield page
-    context.close()
-
-
-def nudge_slider(page, label: str, key: str) -> None:
-    slider = page.locator("[data-testid='stSlider']").filter(has_text=label).locator("input[type='range']").first
-    slider.focus()
-    slider.press(key)
 
 
 def test_home_lists_the_models(page, app_url):

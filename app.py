@@ -59,7 +59,9 @@ def model_card(name: str, found) -> None:
             st.caption("No metrics recorded yet: `python -m explorer evaluate` measures them.")
         st.markdown("Reproduce:")
         st.code(found.card["command"], language="bash", wrap_lines=True)
-        st.caption(f"weights sha256 {found.sha256[:12]}…")
+        resident = ("in memory: unchanged since loading" if found.unchanged()
+                    else ":red[in memory: **changed since loading**; restart the server]")
+        st.caption(f"weights sha256 {found.sha256[:12]}…, {resident}")
 
 
 st.header("Pages")

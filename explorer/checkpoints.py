@@ -54,10 +54,25 @@ class Checkpoint:
     model: torch.nn.Module
     card: dict
     sha256: str
+    resident_at_load: str = ""  # ``resident_sha256`` of the model just after loading
 
     @property
     def name(self) -> str:
         return self.card["name"]
+
+    def unchanged(self) -> bool:
+        """Whether the weights in memory are still those loaded: nothing shared has trained or modified them."""
+        return resident_sha256(self.model) == self.resident_at_load
+
+
+def resident_sha256(model: torch.nn.Module) -> str:
+    """sha256 of a model's weights and buffers as they are in memory now (names, dtypes, shapes and values)."""
+    digest = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        value = value.detach().cpu().contiguous()
+        digest.update(f"{key}:{value.dtype}:{tuple(value.shape)};".encode())
+        digest.update(value.view(-1).view(torch.uint8).numpy().tobytes() if value.numel() else b"")
+    return digest.hexdigest()
 
 
 def checkpoint_dir() -> Path:
@@ -148,7 +163,7 @@ def load(name: str, directory: Path | None = None, device: torch.device | str = 
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise CardMismatch(f"Checkpoint '{name}': the card's kind/config do not fit the weights ({err}).") from err
     model.to(device).eval().requires_grad_(False)
-    return Checkpoint(model, card, digest)
+    return Checkpoint(model, card, digest, resident_sha256(model))
 
 
 def load_history(card: dict, directory: Path | None = None) -> dict[str, torch.Tensor]:

@@ -29,6 +29,15 @@ def test_round_trip_keeps_weights_card_and_history(saved):
     assert checkpoints.available(folder) == ["flow"]
 
 
+def test_resident_hash_notices_any_change_to_the_weights_in_memory(saved):
+    _, folder = saved
+    ckpt = checkpoints.load("flow", folder)
+    assert ckpt.unchanged() and ckpt.resident_at_load == checkpoints.resident_sha256(ckpt.model)
+    with torch.no_grad():
+        next(ckpt.model.parameters()).view(-1)[0] += 1e-6
+    assert not ckpt.unchanged()
+
+
 def test_missing_card_and_missing_weights(saved, tmp_path):
     _, folder = saved
     with pytest.raises(CheckpointMissing, match="no card"):

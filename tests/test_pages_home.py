@@ -28,6 +28,7 @@ def test_home_lists_pages_models_and_device(checkpoint_env):
     assert "**trained on digits:** 0-8 (9 held out)" in text and "**hardware:** test" in text
     assert [c.value for c in at.code] == ["tests/conftest.py (untrained)"] * len(ui.SHIPPED)
     assert "Models run on cpu" in texts(at.caption)
+    assert texts(at.caption).count("in memory: unchanged since loading") == len(ui.SHIPPED)
     assert "held out everywhere" in text
 
 

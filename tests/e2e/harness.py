@@ -38,6 +38,13 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_app(env: dict[str, str] | None = None, timeout: float = 120):
     """``./start.sh`` on a free localhost port; yields the base URL and stops the server afterwards."""
+    with running_server(env, timeout) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def running_server(env: dict[str, str] | None = None, timeout: float = 120):
+    """Like ``running_app``, yielding (base URL, the server's process); ``start.sh`` execs the server itself."""
     port = free_port()
     server_env = {**os.environ, "PORT": str(port), **(env or {})}
     log = open(ROOT / "artifacts" / f"server-{port}.log", "w") if _artifacts() else subprocess.DEVNULL
@@ -55,10 +62,18 @@ def running_app(env: dict[str, str] | None = None, timeout: float = 120):
             if time.time() > deadline:
                 raise TimeoutError(f"the app did not answer on {url} within {timeout} s")
             time.sleep(0.5)
-        yield url
+        yield url, process
     finally:
         os.killpg(process.pid, 15)
         process.wait(timeout=30)
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of process ``pid`` in MiB, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def _artifacts() -> bool:

@@ -1,5 +1,6 @@
 """A classroom on one server: LOAD_USERS browser sessions (default 20) at once, each working through every page
-LOAD_ROUNDS times (default 2: a warm round, then a measured one), the few-shot fine-tune included, each with its own seeds so little is shared.
+LOAD_ROUNDS times (default 2: a warm round, then a measured one), the few-shot fine-tune included, each with its
+own seeds so that little is shared.
 
 Passes when no session sees an exception or an error message, the Home page says every model's weights in
 memory are unchanged since loading, and the server's memory after the last round is within 10% of its level

@@ -1,23 +1,37 @@
-"""``python -m bench [NAME ...]``: run the named benchmarks (default: all) and print their tables."""
+"""``python -m bench [NAME ...] [--quick] [--changes N]``: run the named benchmarks (default: all), print their tables."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 
-BENCHMARKS = ("models",)
+BENCHMARKS = ("models", "pages", "embeddings", "training", "latency")
 
 
-def main() -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("names", nargs="*", help=f"any of {', '.join(BENCHMARKS)} (default: all)")
-    parser.add_argument("--device", default=None)
-    args = parser.parse_args()
+    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: fewer images, steps and changes")
+    parser.add_argument("--changes", type=int, default=20, help="latency: control changes per page")
+    args = parser.parse_args(argv)
     unknown = set(args.names) - set(BENCHMARKS)
     if unknown:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    return args
+
+
+def options(run, args: argparse.Namespace) -> dict:
+    """The options a benchmark's ``run`` takes, from the command line (not every benchmark has a quick mode)."""
+    return {k: v for k, v in vars(args).items() if k in inspect.signature(run).parameters}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
     for name in args.names or BENCHMARKS:
-        print(importlib.import_module(f"bench.{name}").run(args.device), end="\n\n", flush=True)
+        run = importlib.import_module(f"bench.{name}").run
+        print(run(**options(run, args)), end="\n\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,18 @@ def median_seconds(fn, repeats: int = 5, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def once(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, its wall-clock seconds and the process's CPU seconds (CUDA synchronised).
+
+    On a shared machine the CPU seconds, with one torch thread, estimate the wall time on an idle core.
+    """
+    _sync()
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn(*args, **kwargs)
+    _sync()
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]

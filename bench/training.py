@@ -1,0 +1,66 @@
+"""Training throughput: images/s of each trainer's step at its shipped configuration (from the checkpoint cards).
+
+Float32 eager everywhere; on CUDA also bfloat16 autocast (the trainers' ``--amp``), ``torch.compile`` and both.
+The tasks come from explorer/train/*.py and the data is the loop's own (resident tensors, index batches), so a
+step here is a step in training; the first steps (compilation, allocation) are left out. Nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from explorer import checkpoints
+from explorer.data import load_mnist
+from explorer.device import describe, pick_device
+from explorer.models import MODELS
+from explorer.train import classifier, flow, gan, vae
+from explorer.train.loop import Context, Task, epoch_batches, resident_data
+
+from .timing import once, table
+
+TASKS = {"flow": flow.FlowTask, "vae": vae.VAETask, "gan": gan.GANTask, "classifier": classifier.ClassifierTask}
+STEPS, QUICK_STEPS, WARMUP_STEPS = 20, 3, 3
+
+
+def run(device: str | None = None, quick: bool = False) -> str:
+    device = pick_device(device)
+    variants = {"float32 eager": (False, False)}
+    if device.type == "cuda":
+        variants.update({"bf16 autocast": (True, False), "compile": (False, True), "bf16 autocast + compile": (True, True)})
+    steps = QUICK_STEPS if quick else STEPS
+    rows = []
+    for name in TASKS:
+        card = checkpoints.read_card(name)
+        for variant, (amp, compiled) in variants.items():
+            ctx = Context(device, amp=amp)
+            rate = images_per_second(build(name, card, ctx, compiled), ctx, card["batch_size"], steps)
+            rows.append([name, card["batch_size"], variant, f"{rate:,.0f}"])
+    return (f"Training throughput on {describe(device)}: {steps} steps after {WARMUP_STEPS} warm-up steps\n\n"
+            + table(["trainer", "batch", "settings", "images/s"], rows))
+
+
+def build(name: str, card: dict, ctx: Context, compiled: bool) -> Task:
+    """The trainer's task at the card's configuration; the learning rate does not change the speed."""
+    lr, betas = gan.OPTIMIZER_DEFAULTS["nonsaturating"]
+    args = argparse.Namespace(lr=lr, betas=betas, epochs=1, seed=0, dry_run=False, batch_size=card["batch_size"],
+                              n_critic=5 if card["config"].get("loss") == "wgan-gp" else 1, gp_weight=10.0, ema=0.999)
+    config = MODELS[card["kind"]][1](**card["config"])
+    if name == "flow":
+        task = flow.FlowTask(config, args, ctx, load_mnist("train").seen().as_float(ctx.device)[:512])
+    else:
+        task = TASKS[name](config, args, ctx)
+    if compiled:
+        for module in task.modules.values():  # the GAN's step calls its parts (generator, discriminator, encoder)
+            for part in (module, *module.children()):
+                part.compile()
+    return task
+
+
+def images_per_second(task: Task, ctx: Context, batch_size: int, steps: int) -> float:
+    x, y, _, _ = resident_data(task.classes, ctx.device, dry_run=False)
+    batches = epoch_batches(len(x), batch_size, 0, 0, ctx)[:WARMUP_STEPS + steps]
+    task.total_steps = len(batches)
+    for i, idx in enumerate(batches[:WARMUP_STEPS]):
+        task.step(x[idx], y[idx], i)
+    _, wall, _ = once(lambda: [task.step(x[idx], y[idx], WARMUP_STEPS + i) for i, idx in enumerate(batches[WARMUP_STEPS:])])
+    return steps * batch_size / wall

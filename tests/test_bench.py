@@ -1,0 +1,24 @@
+"""The benchmark command's registry and options (no timings: benchmarks are run by hand, see bench/README.md)."""
+
+import importlib
+
+import pytest
+
+from bench.__main__ import BENCHMARKS, options, parse
+
+
+def test_every_registered_benchmark_has_a_run_function():
+    for name in BENCHMARKS:
+        assert callable(importlib.import_module(f"bench.{name}").run)
+
+
+def test_options_go_only_to_the_benchmarks_that_take_them():
+    args = parse(["latency", "models", "--quick", "--changes", "5"])
+    assert args.names == ["latency", "models"]
+    assert options(importlib.import_module("bench.latency").run, args) == {"device": None, "quick": True, "changes": 5}
+    assert options(importlib.import_module("bench.models").run, args) == {"device": None}
+
+
+def test_an_unknown_benchmark_is_refused():
+    with pytest.raises(SystemExit):
+        parse(["nonsense"])

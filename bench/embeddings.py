@@ -43,10 +43,10 @@ def run(device: str | None = None, quick: bool = False) -> str:
                 settings = embed.settings_for(method)
                 first = once(embed.projection, ckpt.model, name, ckpt.sha256, method, settings, n=n)
                 cached = median_seconds(lambda: embed.lookup(name, ckpt.sha256, method, settings, n=n))
-                rows.append([name, codes, f"{label} from the codes", *seconds(first), f"{cached:.3f}"])
+                rows.append([name, codes, f"{label} from the codes", *seconds(first), f"{1e3 * cached:.1f}"])
     return (f"Embeddings of {n:,} test images on {describe(device)} (seconds; the first computation is written "
             "to the cache, the cached load reads it back)\n\n"
-            + table(["model", "codes shipped", "first computation", "wall s", "cpu s", "cached load s"], rows))
+            + table(["model", "codes shipped", "first computation", "wall s", "cpu s", "cached load ms"], rows))
 
 
 def seconds(timed: tuple) -> list[str]:

@@ -56,7 +56,7 @@ class Radio:
     label: str
 
     def change(self, page) -> None:
-        options = page.locator("[data-testid='stRadio']").filter(has_text=self.label).locator("label")
+        options = page.locator("[data-testid='stRadio']").filter(has_text=self.label).locator("label:has(input[type='radio'])")
         checked = options.evaluate_all("labels => labels.findIndex(l => l.querySelector('input').checked)")
         options.nth((checked + 1) % options.count()).click()
 

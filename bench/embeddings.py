@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 from unittest import mock
@@ -33,8 +34,9 @@ def run(device: str | None = None, quick: bool = False) -> str:
     load_mnist("test")  # the data cache is read once, outside every timing
     with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ, {
             "LATENT_EXPLORER_CACHE": str(Path(tmp) / "cache"), "LATENT_EXPLORER_CHECKPOINTS": str(Path(tmp) / "none")}):
-        rows = [["-", "-", "import umap", *seconds(once(importlib.import_module, "umap")), "-"],
-                ["-", "-", "UMAP's numba compilation (a 5,000-point warm-up fit)", *seconds(once(umap_warmup)), "-"]]
+        rows = Rows()
+        rows.append(["-", "-", "import umap", *seconds(once(importlib.import_module, "umap")), "-"])
+        rows.append(["-", "-", "UMAP's numba compilation (a 5,000-point warm-up fit)", *seconds(once(umap_warmup)), "-"])
         for name, ckpt in ckpts.items():
             codes = "yes" if shipped[name] else "no"
             rows.append([name, codes, f"encode {n:,} images", *seconds(once(embed.codes, ckpt.model, name, ckpt.sha256, n)),
@@ -52,6 +54,14 @@ def run(device: str | None = None, quick: bool = False) -> str:
 def seconds(timed: tuple) -> list[str]:
     """The wall and CPU columns of a ``once`` result."""
     return [f"{timed[1]:.1f}", f"{timed[2]:.1f}"]
+
+
+class Rows(list):
+    """Table rows, each also written to stderr when measured: a full run takes many minutes."""
+
+    def append(self, row: list) -> None:
+        print("embeddings:", " | ".join(map(str, row)), file=sys.stderr, flush=True)
+        super().append(row)
 
 
 def umap_warmup() -> None:

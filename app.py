@@ -1,7 +1,4 @@
-"""Latent Explorer: the navigation over the six pages, and Home: what the app is, how to use each page, the
-models it loaded with their cards, and the device."""
-
-from pathlib import Path
+"""Home: what Latent Explorer is, how to use each page, the models it loaded with their cards, and the device."""
 
 import streamlit as st
 
@@ -15,24 +12,10 @@ INTRO = (
     f"makes of a digit it has never seen. Pick a page in the sidebar; every random picture shows its seed, so the "
     "same seed gives the same picture again, and every page's address holds its settings, so a link shares the view."
 )
-PAGES = (  # (file, title, URL path, icon, what it is for)
-    ("pages/1_Interpolation.py", "Interpolation", "Interpolation", ":material/timeline:",
-     "Walk from one digit's code to another's and back, and solve latent analogies."),
-    ("pages/2_Samples.py", "Samples", "Samples", ":material/grid_view:",
-     "Random digits from each model, with a temperature dial and the classifier's reading."),
-    ("pages/3_Embeddings.py", "Embeddings", "Embeddings", ":material/scatter_plot:",
-     "All 10,000 test digits' codes on a 2-D map; select points to see them decoded."),
-    ("pages/4_Reconstructions.py", "Reconstructions", "Reconstructions", ":material/compare:",
-     "Test digits beside their reconstructions and errors; the 2-D VAE's latent plane."),
-    ("pages/5_GAN_training.py", "GAN training", "GAN_training", ":material/monitoring:",
-     "The GAN's training curves and its fixed-noise grid epoch by epoch."),
-    ("pages/6_Few-shot_9.py", f"Few-shot {HELD_OUT_DIGIT}", f"Few-shot_{HELD_OUT_DIGIT}", ":material/exposure_plus_1:",
-     f"Make new {HELD_OUT_DIGIT}s from a handful of examples."),
-)
 
 
 def pages_section() -> None:
-    for path, title, _, icon, what in PAGES:
+    for path, title, icon, what in ui.PAGES[1:]:
         left, right = st.columns([1, 3], vertical_alignment="center")
         left.page_link(path, label=title, icon=icon)
         right.markdown(what)
@@ -59,26 +42,20 @@ def model_card(name: str, found) -> None:
         st.caption(f"weights sha256 {found.sha256[:12]}…, {resident}")
 
 
-def home() -> None:
-    st.title("Latent Explorer")
-    st.markdown(INTRO)
-    st.header("Pages")
-    pages_section()
-    st.header("Models")
-    models = ui.status()
-    unusable = [n for n, m in models.items() if isinstance(m, str)]
-    if unusable:
-        st.warning(f"Not available: {', '.join(unusable)}. Their messages below say why and how to fix it.",
-                   icon=":material/warning:")
-    names = list(models)
-    for pair in (names[i:i + 2] for i in range(0, len(names), 2)):  # rows of two cards, read left to right
-        for column, name in zip(st.columns(2), pair):
-            with column:
-                model_card(name, models[name])
-    st.caption(ui.device_caption())
-
-
-st.set_page_config(page_title="Latent Explorer", page_icon=":material/explore:", layout="wide")
-here = Path(__file__).parent
-st.navigation([st.Page(home, title="Home", icon=":material/explore:", default=True)]
-              + [st.Page(here / path, title=title, url_path=url, icon=icon) for path, title, url, icon, _ in PAGES]).run()
+ui.page_setup(__file__)
+st.title("Latent Explorer")
+st.markdown(INTRO)
+st.header("Pages")
+pages_section()
+st.header("Models")
+models = ui.status()
+unusable = [n for n, m in models.items() if isinstance(m, str)]
+if unusable:
+    st.warning(f"Not available: {', '.join(unusable)}. Their messages below say why and how to fix it.",
+               icon=":material/warning:")
+names = list(models)
+for pair in (names[i:i + 2] for i in range(0, len(names), 2)):  # rows of two cards, read left to right
+    for column, name in zip(st.columns(2), pair):
+        with column:
+            model_card(name, models[name])
+st.caption(ui.device_caption())

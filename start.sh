@@ -3,4 +3,5 @@
 source "$(dirname "$0")/scripts/bootstrap.sh" requirements.txt
 echo "[start] serving on http://localhost:${PORT:-8501} (device: ${LATENT_EXPLORER_DEVICE:-best available})"
 exec .venv/bin/python -m streamlit run app.py --server.headless true --server.fileWatcherType none \
-  --server.port "${PORT:-8501}" --browser.gatherUsageStats false --client.toolbarMode viewer "$@"
+  --server.port "${PORT:-8501}" --browser.gatherUsageStats false --client.toolbarMode viewer \
+  --client.showSidebarNavigation false "$@"

@@ -7,6 +7,7 @@ frozen weights, and are shared by every session: pages read them, never train, m
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import streamlit as st
 import torch
@@ -18,9 +19,39 @@ from .device import describe, pick_device
 SHIPPED = ("flow", "vae", "vae2", "gan", "classifier")
 GENERATIVE = ("flow", "vae", "vae2", "gan")
 
+# The app's pages in sidebar order: (script, title, icon, what it is for). Streamlit's own page list is hidden
+# (start.sh: client.showSidebarNavigation false) so that Home is called Home and every page has its icon.
+PAGES = (
+    ("app.py", "Home", ":material/explore:", "What the app is, the loaded models and their cards."),
+    ("pages/1_Interpolation.py", "Interpolation", ":material/timeline:",
+     "Walk from one digit's code to another's and back, and solve latent analogies."),
+    ("pages/2_Samples.py", "Samples", ":material/grid_view:",
+     "Random digits from each model, with a temperature dial and the classifier's reading."),
+    ("pages/3_Embeddings.py", "Embeddings", ":material/scatter_plot:",
+     "All 10,000 test digits' codes on a 2-D map; select points to see them decoded."),
+    ("pages/4_Reconstructions.py", "Reconstructions", ":material/compare:",
+     "Test digits beside their reconstructions and errors; the 2-D VAE's latent plane."),
+    ("pages/5_GAN_training.py", "GAN training", ":material/monitoring:",
+     "The GAN's training curves and its fixed-noise grid epoch by epoch."),
+    ("pages/6_Few-shot_9.py", f"Few-shot {data.HELD_OUT_DIGIT}", ":material/exposure_plus_1:",
+     f"Make new {data.HELD_OUT_DIGIT}s from a handful of examples."),
+)
+ROOT = Path(__file__).resolve().parent.parent
+
 # One model call on the device at a time: many sessions sampling at once queue instead of
 # multiplying GPU memory; on CPU it also keeps torch's thread pool from being oversubscribed.
 device_lock = threading.Lock()
+
+
+def page_setup(script: str) -> None:
+    """Tab title, icon and wide layout for the page in ``script`` (its ``__file__``), and the sidebar's page links."""
+    path = Path(script).resolve().relative_to(ROOT).as_posix()
+    _, title, icon, _ = next(page for page in PAGES if page[0] == path)
+    st.set_page_config(page_title="Latent Explorer" if path == "app.py" else f"{title} · Latent Explorer",
+                       page_icon=icon, layout="wide")
+    for file, label, page_icon, _ in PAGES:
+        st.sidebar.page_link(file, label=label, icon=page_icon)
+    st.sidebar.divider()
 
 
 @st.cache_resource(show_spinner=False)

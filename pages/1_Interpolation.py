@@ -7,7 +7,7 @@ import torch
 
 from explorer import data, images, latent, metrics, ui
 
-st.set_page_config(page_title="Interpolation · Latent Explorer", page_icon=":material/timeline:", layout="wide")
+ui.page_setup(__file__)
 st.title("Interpolation")
 st.markdown(
     "Each model turns a digit into a code, a point in its latent space. Here we encode two test images, walk in a "

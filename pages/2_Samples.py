@@ -8,7 +8,7 @@ import torch
 from explorer import images, metrics, ui
 from explorer.data import HELD_OUT_DIGIT
 
-st.set_page_config(page_title="Samples · Latent Explorer", page_icon=":material/grid_view:", layout="wide")
+ui.page_setup(__file__)
 st.title("Samples")
 st.markdown(
     "A model makes a new digit by drawing a random code from its Gaussian prior and decoding it. "

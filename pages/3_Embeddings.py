@@ -9,7 +9,7 @@ import streamlit as st
 from explorer import embed, images, plots, recon, ui
 from explorer.data import HELD_OUT_DIGIT, TEST_SIZE
 
-st.set_page_config(page_title="Embeddings · Latent Explorer", page_icon=":material/scatter_plot:", layout="wide")
+ui.page_setup(__file__)
 st.title("Embeddings")
 st.markdown(
     "Each dot is one of the 10,000 MNIST test digits, placed by a 2-D map of the code the model gives it; "
@@ -72,8 +72,10 @@ def projection(ckpt, method: str, settings: dict, seed: int) -> embed.Projection
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def figure(path: str, _projection: embed.Projection) -> go.Figure:
-    return plots.digit_scatter(_projection.coords, _projection.labels)
+def figure(path: str, _projection: embed.Projection) -> dict:
+    """The map as a plain dict: a pickled go.Figure comes back with its layout keys reordered, and Streamlit,
+    seeing a different chart on the rerun a selection starts, would drop that selection."""
+    return plots.digit_scatter(_projection.coords, _projection.labels).to_dict()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -10,7 +10,7 @@ import torch
 from explorer import embed, images, plots, recon, ui
 from explorer.data import HELD_OUT_DIGIT
 
-st.set_page_config(page_title="Reconstructions · Latent Explorer", page_icon=":material/compare:", layout="wide")
+ui.page_setup(__file__)
 st.title("Reconstructions")
 st.markdown(
     "Each test digit is encoded to a code and decoded back; the number under each reconstruction is its error. "

@@ -8,7 +8,7 @@ import streamlit as st
 
 from explorer import checkpoints, curves, ui
 
-st.set_page_config(page_title="GAN training · Latent Explorer", page_icon=":material/monitoring:", layout="wide")
+ui.page_setup(__file__)
 st.title("GAN training")
 st.markdown(
     "A GAN trains two networks against each other: the generator G draws digits from noise z, the discriminator D "

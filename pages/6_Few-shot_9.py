@@ -9,7 +9,7 @@ import torch
 
 from explorer import data, fewshot, images, ui, upload
 
-st.set_page_config(page_title="Few-shot 9 · Latent Explorer", page_icon=":material/looks_one:", layout="wide")
+ui.page_setup(__file__)
 st.title("Few-shot: the digit 9")
 st.markdown(
     "No generative model here ever saw a 9. Show them **k** examples and ask for more: a Gaussian fitted to the "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from PIL import Image
 
@@ -56,11 +56,21 @@ def clicked_download(at, deferred: dict, label: str) -> tuple[bytes, str]:
     return make(), filename
 
 
-def run_page(path: str):
-    """The page at ``path`` after a first run, as a user first opens it; fails on any exception."""
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def page_test(path: str, timeout: float = 120):
+    """An AppTest of the app switched to the page at ``path`` (not yet run): the page runs inside the app,
+    as it does in the browser, so its links to the other pages resolve."""
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(path, default_timeout=120)
+    at = AppTest.from_file(str(APP), default_timeout=timeout)
+    return at.switch_page(Path(path).resolve().relative_to(APP.parent).as_posix())
+
+
+def run_page(path: str):
+    """The page at ``path`` after a first run, as a user first opens it; fails on any exception."""
+    at = page_test(path)
     at.run()
     assert not at.exception
     return at

@@ -6,12 +6,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from page_checks import page_test
+
 PAGES = Path(__file__).parent.parent / "pages"
 
 
 def opened(page: str, **params: str | list[str]) -> AppTest:
     """The page as a browser opens a link with ``params``; fails on any exception."""
-    at = AppTest.from_file(str(PAGES / page), default_timeout=120)
+    at = page_test(str(PAGES / page))
     for key, value in params.items():
         at.query_params[key] = value
     at.run()

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import checkpoints, embed
 from explorer.data import TEST_SIZE, load_mnist
-from page_checks import plotly_figure, series, texts
+from page_checks import page_test, plotly_figure, series, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "3_Embeddings.py")
 SHIPPED = ("umap", "tsne", "pca")  # default maps stored for the tiny models, as the repo ships them for the real ones
@@ -39,7 +39,7 @@ def shipped(tiny_checkpoints, tmp_path, monkeypatch, data_cache):
 
 
 def run_page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=300)
+    at = page_test(PAGE, 300)
     at.run()
     assert not at.exception
     return at

@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
 from explorer.data import load_mnist
-from page_checks import run_page, served_image, texts
+from page_checks import page_test, run_page, served_image, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "6_Few-shot_9.py")
 GRID = 2 * (8 * 30 + 2)  # 8 x 8 samples of 28 pixels with 2-pixel borders, doubled
@@ -77,7 +76,7 @@ def test_uploads_good_and_bad(app, media):
 
 
 def test_broken_checkpoints_disable_only_what_needs_them(broken_checkpoints, media):
-    at = AppTest.from_file(PAGE, default_timeout=120)
+    at = page_test(PAGE, 120)
     at.run()
     assert not at.exception
     assert any("needs the flow checkpoint" in w.value for w in at.warning)

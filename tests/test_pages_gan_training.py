@@ -12,7 +12,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer import checkpoints
-from page_checks import clicked_download, plotly_figure, served_image, series, texts
+from page_checks import clicked_download, page_test, plotly_figure, series, served_image, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "5_GAN_training.py")
 EPOCHS, STEPS_PER_EPOCH = 3, 10
@@ -43,7 +43,7 @@ def run_page(tiny_checkpoints, tmp_path, monkeypatch, media):
         directory = with_history(tiny_checkpoints, tmp_path / f"checkpoints{len(list(tmp_path.iterdir()))}", history)
         monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(directory))
         st.cache_resource.clear()
-        at = AppTest.from_file(PAGE, default_timeout=120)
+        at = page_test(PAGE, 120)
         at.run()
         assert not at.exception
         return at
@@ -110,7 +110,7 @@ def test_a_broken_card_shows_its_message(tiny_checkpoints, tmp_path, monkeypatch
     shutil.copytree(tiny_checkpoints, directory)
     checkpoints.paths("gan", directory)[1].write_text("{ not json")
     monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(directory))
-    at = AppTest.from_file(PAGE, default_timeout=120)
+    at = page_test(PAGE, 120)
     at.run()
     assert not at.exception
     assert "is not valid JSON" in texts(at.error)

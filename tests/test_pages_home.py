@@ -20,7 +20,7 @@ def run_app() -> AppTest:
 def test_home_lists_pages_models_and_device(checkpoint_env):
     at = run_app()
     pages = sorted(p.name for p in (Path(APP).parent / "pages").glob("*.py"))
-    assert len(at.get("page_link")) == len(pages)
+    assert len(at.get("page_link")) == 2 * len(pages) + 1  # the sidebar (with Home) and the Pages section
     assert [s.value for s in at.subheader] == list(ui.SHIPPED)
     assert not at.error and not at.warning
     text = texts(at.markdown)

@@ -3,9 +3,8 @@
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from page_checks import downloads, frame_count, plotly_figure, run_page, series, served_image, texts
+from page_checks import downloads, frame_count, page_test, plotly_figure, run_page, series, served_image, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "1_Interpolation.py")
 
@@ -71,7 +70,7 @@ def test_analogy_mode(app, media):
 
 
 def test_broken_checkpoints_give_messages_not_exceptions(broken_checkpoints):
-    at = AppTest.from_file(PAGE, default_timeout=120)
+    at = page_test(PAGE, 120)
     at.run()
     assert not at.exception
     assert "Unavailable: flow" in texts(at.sidebar.caption)

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
 from explorer import checkpoints, recon
-from page_checks import clicked_download, plotly_figure, served_image, series, texts
+from page_checks import clicked_download, page_test, plotly_figure, series, served_image, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "4_Reconstructions.py")
 
@@ -22,7 +21,7 @@ def pairs_size(digits: int, per_digit: int) -> tuple[int, int]:
 
 @pytest.fixture
 def app(checkpoint_env, data_cache, media, deferred):
-    at = AppTest.from_file(PAGE, default_timeout=300)
+    at = page_test(PAGE, 300)
     at.run()
     assert not at.exception
     return at
@@ -91,7 +90,7 @@ def test_without_a_2d_model_the_plane_explains_why(tiny_checkpoints, tmp_path, m
     weights.write_bytes(weights.read_bytes()[:100])
     monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(directory))
     st.cache_resource.clear()
-    at = AppTest.from_file(PAGE, default_timeout=300)
+    at = page_test(PAGE, 300)
     at.run()
     st.cache_resource.clear()
     assert not at.exception

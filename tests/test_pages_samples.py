@@ -4,9 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from page_checks import downloads, plotly_figure, run_page, series, served_image, texts
+from page_checks import downloads, page_test, plotly_figure, run_page, series, served_image, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "2_Samples.py")
 
@@ -57,7 +56,7 @@ def test_labels_name_every_sample(app, media):
 
 
 def test_broken_classifier_only_disables_the_labels(broken_checkpoints, media):
-    at = AppTest.from_file(PAGE, default_timeout=120)
+    at = page_test(PAGE, 120)
     at.run()
     at.toggle(key="labels").set_value(True).run()
     assert not at.exception

@@ -45,3 +45,23 @@ def test_page_control_changes_the_output(page, app_url, path, label, key):
     assert exceptions(page) == []
     assert image_sources(page) != before
 
+
+
+def test_box_selection_on_the_embeddings_map_shows_the_digits_and_their_decodings(page, app_url):
+    page.goto(f"{app_url}/Embeddings?method=PCA")
+    wait_for_run(page)
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    page.locator(".js-plotly-plot .modebar-btn[data-title='Box Select']").first.click()
+    area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    x, y = area["x"] + 0.5 * area["width"], area["y"] + 0.2 * area["height"]
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 100, y + 150, steps=10)  # a person's drag, in small moves
+    page.mouse.up()
+    page.get_by_text("selected (").first.wait_for()
+    wait_for_run(page)
+    screenshot(page, "Embeddings_selection")
+    assert exceptions(page) == []
+    (summary,) = [t for t in page.locator("[data-testid='stMarkdown']").all_inner_texts() if "selected (" in t]
+    assert int(summary.split()[0]) > 0
+    assert len(image_sources(page)) == 2  # the selected test images and the model's decodings of their codes

@@ -1,1 +1,1 @@
-"""Benchmarks: ``python -m bench [models|training|embeddings|browser ...]`` prints tables of measured numbers."""
+"""Benchmarks: ``python -m bench [models|pages|embeddings|training|latency ...]`` prints tables of measured numbers."""

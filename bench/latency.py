@@ -42,7 +42,8 @@ class Slider:
     up: bool = True
 
     def change(self, page) -> None:
-        handle = page.locator("[data-testid='stSlider']").filter(has_text=self.label).locator("input[type='range']").first
+        slider = page.locator("[data-testid='stSlider']").filter(has_text=self.label)
+        handle = slider.locator("input[type='range']").first
         low, high, value = handle.evaluate("e => [+e.min, +e.max, +e.value]")
         self.up = value < high if self.up else value <= low
         handle.focus()
@@ -56,7 +57,8 @@ class Radio:
     label: str
 
     def change(self, page) -> None:
-        options = page.locator("[data-testid='stRadio']").filter(has_text=self.label).locator("label:has(input[type='radio'])")
+        group = page.locator("[data-testid='stRadio']").filter(has_text=self.label)
+        options = group.locator("label:has(input[type='radio'])")
         checked = options.evaluate_all("labels => labels.findIndex(l => l.querySelector('input').checked)")
         options.nth((checked + 1) % options.count()).click()
 

@@ -26,7 +26,8 @@ def run(device: str | None = None, quick: bool = False) -> str:
     device = pick_device(device)
     variants = {"float32 eager": (False, False)}
     if device.type == "cuda":
-        variants.update({"bf16 autocast": (True, False), "compile": (False, True), "bf16 autocast + compile": (True, True)})
+        variants.update({"bf16 autocast": (True, False), "compile": (False, True),
+                         "bf16 autocast + compile": (True, True)})
     steps = QUICK_STEPS if quick else STEPS
     rows = []
     for name in TASKS:
@@ -62,5 +63,6 @@ def images_per_second(task: Task, ctx: Context, batch_size: int, steps: int) -> 
     task.total_steps = len(batches)
     for i, idx in enumerate(batches[:WARMUP_STEPS]):
         task.step(x[idx], y[idx], i)
-    _, wall, _ = once(lambda: [task.step(x[idx], y[idx], WARMUP_STEPS + i) for i, idx in enumerate(batches[WARMUP_STEPS:])])
+    timed = list(enumerate(batches))[WARMUP_STEPS:]
+    _, wall, _ = once(lambda: [task.step(x[idx], y[idx], i) for i, idx in timed])
     return steps * batch_size / wall

@@ -33,28 +33,22 @@ def run(device: str | None = None, quick: bool = False) -> str:
     for name in TASKS:
         card = checkpoints.read_card(name)
         for variant, (amp, compiled) in variants.items():
-            ctx = Context(device, amp=amp)
-            rate = images_per_second(build(name, card, ctx, compiled), ctx, card["batch_size"], steps)
+            ctx = Context(device, amp=amp, compile=compiled)  # the trainers' --amp and --compile
+            rate = images_per_second(build(name, card, ctx), ctx, card["batch_size"], steps)
             rows.append([name, card["batch_size"], variant, f"{rate:,.0f}"])
     return (f"Training throughput on {describe(device)}: {steps} steps after {WARMUP_STEPS} warm-up steps\n\n"
             + table(["trainer", "batch", "settings", "images/s"], rows))
 
 
-def build(name: str, card: dict, ctx: Context, compiled: bool) -> Task:
+def build(name: str, card: dict, ctx: Context) -> Task:
     """The trainer's task at the card's configuration; the learning rate does not change the speed."""
     lr, betas = gan.OPTIMIZER_DEFAULTS["nonsaturating"]
     args = argparse.Namespace(lr=lr, betas=betas, epochs=1, seed=0, dry_run=False, batch_size=card["batch_size"],
                               n_critic=5 if card["config"].get("loss") == "wgan-gp" else 1, gp_weight=10.0, ema=0.999)
     config = MODELS[card["kind"]][1](**card["config"])
     if name == "flow":
-        task = flow.FlowTask(config, args, ctx, load_mnist("train").seen().as_float(ctx.device)[:512])
-    else:
-        task = TASKS[name](config, args, ctx)
-    if compiled:
-        for module in task.modules.values():  # the GAN's step calls its parts (generator, discriminator, encoder)
-            for part in (module, *module.children()):
-                part.compile()
-    return task
+        return flow.FlowTask(config, args, ctx, load_mnist("train").seen().as_float(ctx.device)[:512])
+    return TASKS[name](config, args, ctx)
 
 
 def images_per_second(task: Task, ctx: Context, batch_size: int, steps: int) -> float:

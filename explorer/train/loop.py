@@ -86,17 +86,19 @@ class Context:
     rank: int = 0
     world_size: int = 1
     amp: bool = False
+    compile: bool = False
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
 
     def wrap(self, module: nn.Module) -> nn.Module:
-        """The module as the training step should call it: DDP-wrapped when distributed."""
-        if self.world_size == 1:
-            return module
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(module, device_ids=ids)
+        """The module as the training step should call it: DDP-wrapped when distributed, compiled with --compile.
+        The module itself stays as it is, so checkpoints and snapshots store plain weights."""
+        if self.world_size > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            module = nn.parallel.DistributedDataParallel(module, device_ids=ids)
+        return torch.compile(module) if self.compile else module
 
     def autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp and self.device.type == "cuda")
@@ -114,7 +116,7 @@ def make_context(args: argparse.Namespace) -> Context:
     if device.type == "cpu":
         torch.set_flush_denormal(True)
     torch.manual_seed(args.seed)
-    return Context(device=device, rank=rank, world_size=world_size, amp=args.amp)
+    return Context(device=device, rank=rank, world_size=world_size, amp=args.amp, compile=args.compile)
 
 
 def resident_data(classes, device: torch.device, dry_run: bool):

@@ -13,9 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, exceptions, running_app, wait_for_run
+from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, exceptions, running_app, running_script, wait_for_run
 
-from .serve import serving
 from .timing import percentile, table
 
 QUICK_CHANGES = 3
@@ -81,7 +80,7 @@ def run(device: str | None = None, quick: bool = False, changes: int = 20) -> st
     (_, trivial_control), *app_pages = controls = pages()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        with serving(Path(__file__).with_name("trivial_app.py")) as url:  # one server at a time
+        with running_script(Path(__file__).with_name("trivial_app.py")) as url:  # one server at a time
             results = [measure(browser, url, trivial_control, changes)]
         with running_app({"LATENT_EXPLORER_DEVICE": device} if device else None) as url:
             results += [measure(browser, f"{url}/{path}", control, changes) for path, control in app_pages]

@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -45,22 +46,43 @@ def running_app(env: dict[str, str] | None = None, timeout: float = 120):
 @contextlib.contextmanager
 def running_server(env: dict[str, str] | None = None, timeout: float = 120):
     """Like ``running_app``, yielding (base URL, the server's process); ``start.sh`` execs the server itself."""
+    with _serving(lambda port: [str(ROOT / "start.sh"), "--server.address", "127.0.0.1"], "the app", env,
+                  timeout) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def running_script(script: Path, timeout: float = 60):
+    """Any Streamlit script served as start.sh serves the app (headless, no file watcher); yields the base URL."""
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+                "--server.fileWatcherType", "none", "--server.address", "127.0.0.1", "--server.port", str(port),
+                "--browser.gatherUsageStats", "false"]
+
+    with _serving(command, script.name, None, timeout) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def _serving(command, name: str, env: dict[str, str] | None, timeout: float):
+    """Run ``command(port)`` for a free port (also given as PORT in its environment) until it answers Streamlit's
+    health check; yields (base URL, process) and stops its whole process group afterwards."""
     port = free_port()
-    server_env = {**os.environ, "PORT": str(port), **(env or {})}
-    log = open(ROOT / "artifacts" / f"server-{port}.log", "w") if _artifacts() else subprocess.DEVNULL
-    process = subprocess.Popen([str(ROOT / "start.sh"), "--server.address", "127.0.0.1"], cwd=ROOT,
-                               env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log_path = ROOT / "artifacts" / f"server-{port}.log"
+    log = open(log_path, "w") if _artifacts() else subprocess.DEVNULL
+    process = subprocess.Popen(command(port), cwd=ROOT, env={**os.environ, "PORT": str(port), **(env or {})},
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"the app exited with code {process.returncode}; see artifacts/server-{port}.log")
+                raise RuntimeError(f"{name} exited with code {process.returncode}; see {log_path}")
             with contextlib.suppress(OSError):
                 if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
                     break
             if time.time() > deadline:
-                raise TimeoutError(f"the app did not answer on {url} within {timeout} s")
+                raise TimeoutError(f"{name} did not answer on {url} within {timeout} s")
             time.sleep(0.5)
         yield url, process
     finally:

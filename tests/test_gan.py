@@ -32,9 +32,10 @@ def digits():
     return load_mnist("test").seen().as_float()[:16]
 
 
-@pytest.mark.parametrize("loss", ["nonsaturating", "wgan-gp"])
-def test_passes_the_generative_model_checks(loss, digits, tmp_path):
-    check_generative_model(_gan(loss=loss), digits, tmp_path)
+@pytest.mark.parametrize("overrides", [{"loss": "nonsaturating"}, {"loss": "wgan-gp"}, {"g_blocks": 2}])
+def test_passes_the_generative_model_checks(overrides, digits, tmp_path):
+    check_generative_model(_gan(**overrides), digits, tmp_path)
+
 
 
 def test_shapes_and_ranges(digits):

@@ -38,20 +38,29 @@ class GANConfig:
     g_width: int = 64  # generator channels at 14 x 14; twice as many at 7 x 7
     d_width: int = 32  # discriminator channels at 14 x 14; twice as many at 7 x 7 (half G's: D costs 3 passes a step)
     e_width: int = 32  # first-guess encoder channels at 14 x 14; 0 for no encoder
+    g_blocks: int = 0  # extra 3x3 convolutions in the generator at 7 x 7 and at 14 x 14 (depth, not width)
     loss: Loss = "nonsaturating"
+
+
+def convolutions(channels: int, n: int) -> list[nn.Module]:
+    """``n`` resolution-keeping 3x3 convolutions with batch norm and ReLU, the generator's optional depth."""
+    return [layer for _ in range(n) for layer in (nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+                                                  nn.BatchNorm2d(channels), nn.ReLU())]
 
 
 class Generator(nn.Module):
     """z (N, latent_dim) -> images (N, 1, 28, 28) in [0, 1]."""
 
-    def __init__(self, latent_dim: int, width: int):
+    def __init__(self, latent_dim: int, width: int, blocks: int = 0):
         super().__init__()
         self.net = nn.Sequential(
             nn.Linear(latent_dim, 2 * width * 7 * 7, bias=False),
             nn.Unflatten(1, (2 * width, 7, 7)),
             nn.BatchNorm2d(2 * width), nn.ReLU(),
+            *convolutions(2 * width, blocks),
             nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),  # (N, width, 14, 14)
             nn.BatchNorm2d(width), nn.ReLU(),
+            *convolutions(width, blocks),
             nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1),  # (N, 1, 28, 28)
             nn.Sigmoid(),
         )
@@ -110,7 +119,7 @@ class GAN(GenerativeModel):
             raise ValueError(f"loss must be 'nonsaturating' or 'wgan-gp', not {config.loss!r}")
         self.config = config
         self.latent_dim = config.latent_dim
-        self.generator = Generator(config.latent_dim, config.g_width)
+        self.generator = Generator(config.latent_dim, config.g_width, config.g_blocks)
         self.discriminator = Discriminator(config.d_width, batch_norm=config.loss == "nonsaturating")
         self.encoder = Encoder(config.latent_dim, config.e_width) if config.e_width else None
 

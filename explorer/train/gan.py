@@ -192,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loss", choices=("nonsaturating", "wgan-gp"), default=defaults.loss)
     parser.add_argument("--latent-dim", type=int, default=defaults.latent_dim)
     parser.add_argument("--g-width", type=int, default=defaults.g_width)
+    parser.add_argument("--g-blocks", type=int, default=defaults.g_blocks,
+                        help="extra 3x3 convolutions in the generator at each resolution")
     parser.add_argument("--d-width", type=int, default=defaults.d_width)
     parser.add_argument("--e-width", type=int, default=defaults.e_width, help="first-guess encoder width; 0: none")
     parser.add_argument("--n-critic", type=int, default=None,
@@ -207,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         args.latent_dim, args.g_width, args.d_width, args.e_width = 16, 8, 8, min(args.e_width, 8)
         args.batch_size, args.steps = 16, args.steps or 30
     args.batch_size *= args.n_critic  # the loop's batch: one real batch per discriminator update
-    config = GANConfig(latent_dim=args.latent_dim, g_width=args.g_width, d_width=args.d_width,
+    config = GANConfig(latent_dim=args.latent_dim, g_width=args.g_width, g_blocks=args.g_blocks, d_width=args.d_width,
                        e_width=args.e_width, loss=args.loss)
     ctx = make_context(args)
     fit(GANTask(config, args, ctx), args, ctx)

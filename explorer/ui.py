@@ -6,7 +6,10 @@ frozen weights, and are shared by every session: pages read them, never train, m
 
 from __future__ import annotations
 
+import functools
+import gc
 import threading
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
@@ -43,9 +46,21 @@ ROOT = Path(__file__).resolve().parent.parent
 device_lock = threading.Lock()
 
 
+@functools.cache
+def _freeze_what_is_loaded(page: str) -> None:
+    """Take every object alive now (mostly the modules of torch, plotly and Streamlit, and the models) out of the
+    garbage collector's sight, at the first run of each page in the process. Streamlit collects all generations
+    after every script run; over these 440,000 objects that took 150-200 ms on the 2-core CPU, holding the GIL,
+    and so delayed every update. Frozen objects are never collected as cyclic garbage: freezing at most once per
+    page bounds what that can keep."""
+    gc.collect()
+    gc.freeze()
+
+
 def page_setup(script: str) -> None:
     """Tab title, icon and wide layout for the page in ``script`` (its ``__file__``), and the sidebar's page links."""
     path = Path(script).resolve().relative_to(ROOT).as_posix()
+    _freeze_what_is_loaded(path)
     _, title, icon, _ = next(page for page in PAGES if page[0] == path)
     st.set_page_config(page_title="Latent Explorer" if path == "app.py" else f"{title} · Latent Explorer",
                        page_icon=icon, layout="wide")
@@ -146,8 +161,18 @@ def show_grid(batch, *, ncols: int = 8, scale: int = 3, caption: str | None = No
     picture = images.grid(batch, ncols=ncols, scale=scale)
     st.image(picture, caption=caption, output_format="PNG", clamp=True)
     if download:
-        st.download_button("Download PNG", images.png_bytes(picture), file_name=download, mime="image/png",
+        st.download_button("Download PNG", partial(images.png_bytes, picture), file_name=download, mime="image/png",
                            on_click="ignore", key=key or f"download-{download}")
+
+
+def cache_figure(max_entries: int, show_spinner: bool | str = False):
+    """``st.cache_resource`` for functions that build plotly figures: the one object is kept, shown, never changed.
+
+    ``st.cache_data`` would hand back a pickled copy whose layout keys come back reordered, so Streamlit takes it
+    for a new chart and drops the user's selection; caching a dict instead makes ``st.plotly_chart`` validate it
+    anew on every rerun (0.23 s for a 10,000-point map on the 2-core CPU, against 0.014 s for a ``go.Figure``).
+    """
+    return st.cache_resource(max_entries=max_entries, show_spinner=show_spinner)
 
 
 def device_caption() -> str:

@@ -71,11 +71,9 @@ def projection(ckpt, method: str, settings: dict, seed: int) -> embed.Projection
     return result
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def figure(path: str, _projection: embed.Projection) -> dict:
-    """The map as a plain dict: a pickled go.Figure comes back with its layout keys reordered, and Streamlit,
-    seeing a different chart on the rerun a selection starts, would drop that selection."""
-    return plots.digit_scatter(_projection.coords, _projection.labels).to_dict()
+@ui.cache_figure(max_entries=16)
+def figure(path: str, _projection: embed.Projection) -> go.Figure:
+    return plots.digit_scatter(_projection.coords, _projection.labels)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

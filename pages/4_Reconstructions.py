@@ -58,7 +58,7 @@ def plane(sha: str, n: int, coverage: float, _model) -> np.ndarray:
     return images.grid(recon.latent_plane(_model, n, coverage, run=ui.on_device), ncols=n, pad=0)
 
 
-@st.cache_data(max_entries=8, show_spinner="Encoding the test set...")
+@ui.cache_figure(max_entries=8, show_spinner="Encoding the test set...")
 def plane_figure(name: str, sha: str, n: int, coverage: float, show_codes: bool, _model) -> tuple[go.Figure, float | None]:
     """The decoded plane (dimmed under the dots) with the test codes over it, and the share of codes outside it."""
     lo, hi = (1 - coverage) / 2, (1 + coverage) / 2

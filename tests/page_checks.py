@@ -18,9 +18,10 @@ def served_image(media: dict, element) -> Image.Image:
     return Image.open(io.BytesIO(served(media, element.proto.imgs[0].url).content))
 
 
-def downloads(at, media) -> list[str]:
-    """File names of the page's download buttons, in order."""
-    return [served(media, button.proto.url).filename for button in at.get("download_button")]
+def downloads(at, media: dict, deferred: dict) -> list[str]:
+    """File names of the page's download buttons, in order, whether their data was given or is made on click."""
+    return [served(media, b.proto.url).filename if b.proto.url else deferred[b.proto.deferred_file_id][1]
+            for b in at.get("download_button")]
 
 
 def frame_count(image: Image.Image) -> int:

@@ -12,7 +12,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer import checkpoints
-from page_checks import clicked_download, page_test, plotly_figure, series, served_image, texts
+from page_checks import clicked_download, downloads, page_test, plotly_figure, series, served_image, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "5_GAN_training.py")
 EPOCHS, STEPS_PER_EPOCH = 3, 10
@@ -71,7 +71,7 @@ def test_curves_grid_and_notes_of_a_standard_gan(run_page, media, deferred):
     assert "Over the last 10% of training:" in texts(at.markdown)
     assert "mode-collapsed" in texts(at.markdown) and "Mode collapse." in texts(at.markdown)
     assert [b.proto.label for b in at.get("download_button")] == ["Download PNG", "Download all epochs as GIF"]
-    assert "gan_epoch3.png" in [f.filename for f in media.values()]
+    assert downloads(at, media, deferred) == ["gan_epoch3.png", "gan_training.gif"]
     content, filename = clicked_download(at, deferred, "Download all epochs as GIF")
     assert filename == "gan_training.gif" and Image.open(io.BytesIO(content)).n_frames == EPOCHS
 

@@ -10,7 +10,7 @@ PAGE = str(Path(__file__).parent.parent / "pages" / "1_Interpolation.py")
 
 
 @pytest.fixture
-def app(checkpoint_env, media):
+def app(checkpoint_env, media, deferred):
     return run_page(PAGE)
 
 
@@ -19,7 +19,7 @@ def image(at, media, caption_part: str):
     return served_image(media, found)
 
 
-def test_default_walk_from_2_to_8(app, media):
+def test_default_walk_from_2_to_8(app, media, deferred):
     assert app.sidebar.selectbox(key="digit-0").value == 2 and app.sidebar.selectbox(key="digit-1").value == 8
     strip = image(app, media, "2 → 8: 10 steps")
     assert strip.size == (3 * (10 * 30 + 2), 3 * 32)  # ten 28-pixel frames with 2-pixel borders, tripled
@@ -30,7 +30,7 @@ def test_default_walk_from_2_to_8(app, media):
     assert all(len(series(trace)) == 10 for trace in figure["data"])
     assert "classifier" in texts(app.caption)
     assert not [e for e in app.image if "model's" in e.proto.imgs[0].caption]  # the flow inverts exactly
-    assert downloads(app, media) == ["roundtrip_flow_2to8_linear_10.gif", "interpolation_flow_2to8_linear_10.png"]
+    assert downloads(app, media, deferred) == ["roundtrip_flow_2to8_linear_10.gif", "interpolation_flow_2to8_linear_10.png"]
 
 
 def test_steps_path_and_digits_change_the_walk(app, media):

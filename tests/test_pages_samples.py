@@ -11,7 +11,7 @@ PAGE = str(Path(__file__).parent.parent / "pages" / "2_Samples.py")
 
 
 @pytest.fixture
-def app(checkpoint_env, media):
+def app(checkpoint_env, media, deferred):
     return run_page(PAGE)
 
 
@@ -19,11 +19,11 @@ def grid(at, media) -> np.ndarray:
     return np.asarray(served_image(media, at.image[0]))
 
 
-def test_default_grid_is_64_samples_with_its_seed(app, media):
+def test_default_grid_is_64_samples_with_its_seed(app, media, deferred):
     assert served_image(media, app.image[0]).size == (3 * (8 * 30 + 2), 3 * (8 * 30 + 2))
     caption = app.image[0].proto.imgs[0].caption
     assert "64 samples from flow" in caption and "seed 0" in caption
-    assert downloads(app, media) == ["samples_flow_n64_t1.00_seed0.png"]
+    assert downloads(app, media, deferred) == ["samples_flow_n64_t1.00_seed0.png"]
 
 
 def test_the_same_seed_gives_the_same_grid(app, media):

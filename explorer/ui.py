@@ -6,6 +6,7 @@ frozen weights, and are shared by every session: pages read them, never train, m
 
 from __future__ import annotations
 
+import atexit
 import functools
 import gc
 import threading
@@ -52,9 +53,10 @@ def _freeze_what_is_loaded(page: str) -> None:
     garbage collector's sight, at the first run of each page in the process. Streamlit collects all generations
     after every script run; over these 440,000 objects that took 150-200 ms on the 2-core CPU, holding the GIL,
     and so delayed every update. Frozen objects are never collected as cyclic garbage: freezing at most once per
-    page bounds what that can keep."""
+    page bounds what that can keep; at exit they are handed back, so extensions do not report them as leaked."""
     gc.collect()
     gc.freeze()
+    atexit.register(gc.unfreeze)
 
 
 def page_setup(script: str) -> None:

@@ -86,15 +86,19 @@ def run(device: str | None = None, quick: bool = False, changes: int = 20) -> st
             results += [measure(browser, f"{url}/{path}", control, changes) for path, control in app_pages]
         version = browser.version
         browser.close()
+    return report(f"Interaction latency in Chromium {version} (headless), {changes} changes a page: from the key "
+                  "press or click to the changed output with the script finished", controls, results, "errors")
+
+
+def report(title: str, controls: list, results: list[tuple[list[float], float, int]], problems: str) -> str:
+    """The table of (times, first open, problem count) per (name, control), with each p50 over the trivial page's."""
     trivial = percentile(results[0][0], 50)
     rows = [[name, type(control).__name__.lower() + f" '{control.label}'", len(times), f"{opened:.1f}",
              f"{1e3 * percentile(times, 50):.0f}", f"{1e3 * percentile(times, 95):.0f}",
-             f"{percentile(times, 50) / trivial:.1f}", errors]
-            for (times, opened, errors), (name, control) in zip(results, controls)]
-    return (f"Interaction latency in Chromium {version} (headless), {changes} changes a page: from the key press or "
-            "click to the changed output with the script finished\n\n"
-            + table(["page", "control", "changes", "first open s", "p50 ms", "p95 ms", "p50 / trivial", "errors"],
-                    rows))
+             f"{percentile(times, 50) / trivial:.1f}", count]
+            for (times, opened, count), (name, control) in zip(results, controls)]
+    return title + "\n\n" + table(["page", "control", "changes", "first open s", "p50 ms", "p95 ms", "p50 / trivial",
+                                    problems], rows)
 
 
 def measure(browser, url: str, control, changes: int) -> tuple[list[float], float, int]:

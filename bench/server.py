@@ -13,8 +13,7 @@ from pathlib import Path
 from tests.e2e.harness import running_app, running_script
 from tests.load.session import Session
 
-from .latency import Radio, Slider, pages
-from .timing import percentile, table
+from .latency import Radio, Slider, pages, report
 
 QUICK_CHANGES = 3
 
@@ -50,12 +49,5 @@ def run(device: str | None = None, quick: bool = False, changes: int = 20) -> st
         results = [measure(url, trivial_name, trivial_control, changes)]
     with running_app({"LATENT_EXPLORER_DEVICE": device} if device else None) as url:
         results += [measure(url, path, control, changes) for path, control in app_pages]
-    trivial = percentile(results[0][0], 50)
-    rows = [[name, type(control).__name__.lower() + f" '{control.label}'", len(times), f"{opened:.1f}",
-             f"{1e3 * percentile(times, 50):.0f}", f"{1e3 * percentile(times, 95):.0f}",
-             f"{percentile(times, 50) / trivial:.1f}", problems]
-            for (times, opened, problems), (name, control) in zip(results, controls)]
-    return (f"Server-side latency over the websocket (no browser), {changes} changes a page: from sending the change "
-            "to the finished script with its images fetched\n\n"
-            + table(["page", "control", "changes", "first open s", "p50 ms", "p95 ms", "p50 / trivial", "problems"],
-                    rows))
+    return report(f"Server-side latency over the websocket (no browser), {changes} changes a page: from sending the "
+                  "change to the finished script with its images fetched", controls, results, "problems")

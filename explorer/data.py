@@ -239,10 +239,10 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 def pick(digits: Digits, digit: int, index: int) -> torch.Tensor:
     """Image number ``index`` among the ``digit`` images of ``digits``, as float (1, 1, 28, 28) in [0, 1]."""
-    pool = digits.of_classes([digit])
-    if not 0 <= index < len(pool):
-        raise IndexError(f"there are {len(pool)} images of {digit}, no number {index}")
-    return pool.where(torch.arange(len(pool)) == index).as_float()
+    rows = torch.nonzero(digits.labels == digit).flatten()
+    if not 0 <= index < len(rows):
+        raise IndexError(f"there are {len(rows)} images of {digit}, no number {index}")
+    return digits.where(rows[index:index + 1]).as_float()
 
 
 def random_index(count: int, seed: int, slot: int = 0) -> int:

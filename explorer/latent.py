@@ -82,7 +82,14 @@ def walk(model: GenerativeModel, x_a: torch.Tensor, x_b: torch.Tensor, steps: in
     the two images (the images themselves for an exactly invertible model).
     """
     z = model.encode(torch.cat([x_a, x_b]).to(model.device))
-    return model.decode(round_trip(z[0], z[1], steps, path)).cpu()
+    return walk_codes(model, z[0], z[1], steps, path)
+
+
+def walk_codes(model: GenerativeModel, z_a: torch.Tensor, z_b: torch.Tensor, steps: int,
+               path: PathKind = "linear") -> torch.Tensor:
+    """``walk`` between two codes: the ``steps`` frames there are decoded once, and the way back reuses them."""
+    there = model.decode(interpolate(z_a, z_b, steps, path).to(model.device)).cpu()
+    return torch.cat([there, there.flip(0)[1:-1]])
 
 
 @torch.no_grad()

@@ -41,7 +41,7 @@ def image_ui(label: str, default: tuple[int, int], slot: int, seed: int | None, 
     """One test image: its digit and its number among that digit's test images (``default`` is both)."""
     left, right = st.sidebar.columns(2)
     digit = ui.linked(left.selectbox, label, range(10), index=default[0], key=f"digit-{slot}")
-    count = len(test.of_classes([digit]))
+    count = int((test.labels == digit).sum())
     if seed is None:
         index = ui.linked(right.number_input, f"{digit} number", 0, count - 1, value=min(default[1], count - 1),
                                    key=f"index-{slot}-{digit}", help=f"Which of the {count} test images of {digit}.")
@@ -65,10 +65,17 @@ def images_of(test: data.Digits, picks) -> torch.Tensor:
     return torch.cat([data.pick(test, digit, index) for digit, index in picks])
 
 
+@st.cache_data(max_entries=64, show_spinner="Encoding the endpoints...")
+def codes(sha: str, picks: tuple, _model, _x) -> np.ndarray:
+    """The endpoints' codes, kept while the path and its steps change (the GAN's are a slow optimisation)."""
+    return ui.on_device(_model.encode, _x.to(_model.device)).cpu().numpy()
+
+
 @st.cache_data(max_entries=64, show_spinner="Walking through latent space...")
-def walk(sha: str, picks: tuple, steps: int, path: str, _model, _x) -> tuple[np.ndarray, int]:
+def walk(sha: str, picks: tuple, steps: int, path: str, _model, _codes: np.ndarray) -> tuple[np.ndarray, int]:
     """The round trip's frames and how many failed to decode to finite pixels."""
-    frames, failed = images.finite(ui.on_device(latent.walk, _model, _x[0:1], _x[1:2], steps, path))
+    z = torch.from_numpy(_codes)
+    frames, failed = images.finite(ui.on_device(latent.walk_codes, _model, z[0], z[1], steps, path))
     return images.to_numpy(frames), failed
 
 
@@ -137,7 +144,7 @@ if mode == "Interpolation":
     picks = (image_ui("Start digit", (2, 0), 0, seed, test), image_ui("End digit", (8, 0), 1, seed, test))
     path, steps = path_ui()
     x = images_of(test, picks)
-    frames, failed = walk(model.sha256, picks, steps, path, model.model, x)
+    frames, failed = walk(model.sha256, picks, steps, path, model.model, codes(model.sha256, picks, model.model, x))
     if failed:
         st.warning(f"{failed} frames have pixels that did not decode to finite values (the model's inverse "
                    "overflowed); those pixels are shown black.")

@@ -150,3 +150,9 @@ def test_log_prob_matches_the_full_gaussian():
     sub = torch.distributions.MultivariateNormal(torch.zeros(3, dtype=torch.float64), torch.diag(gauss.var))
     assert torch.allclose(gauss.log_prob_subspace(x), sub.log_prob(gauss.coordinates(x)), atol=1e-8)
     assert math.isfinite(gauss.log_prob(x).sum().item())
+
+
+def test_walk_codes_decode_the_way_there_once_and_match_the_whole_round_trip(flow):
+    z = torch.randn(2, 784, generator=torch.Generator().manual_seed(0))
+    frames = latent.walk_codes(flow, z[0], z[1], 6, "linear")
+    assert torch.allclose(frames, flow.decode(latent.round_trip(z[0], z[1], 6, "linear")), atol=1e-5)

@@ -103,11 +103,11 @@ def few_shot(digits: Digits, digit: int, k: int, seed: int) -> Digits:
     """``k`` examples of ``digit`` from ``digits``, the same for the same seed."""
     if not 0 <= digit <= 9:
         raise ValueError(f"digit must be 0-9, not {digit}")
-    pool = digits.of_classes([digit])
-    if not 1 <= k <= len(pool):
-        raise ValueError(f"k must be between 1 and {len(pool)}, not {k}")
-    order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))
-    return Digits(pool.images[order[:k]], pool.labels[order[:k]])
+    rows = torch.nonzero(digits.labels == digit).flatten()  # only the k drawn images are copied
+    if not 1 <= k <= len(rows):
+        raise ValueError(f"k must be between 1 and {len(rows)}, not {k}")
+    order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))
+    return digits.where(rows[order[:k]])
 
 
 def _write_cache(path: Path, arrays: dict[str, torch.Tensor]) -> None:

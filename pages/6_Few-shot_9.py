@@ -24,7 +24,6 @@ GALLERY = 48
 
 def examples_ui(train: data.Digits) -> tuple[str, torch.Tensor, str]:
     """The k example 9s: (a key that identifies them, images (k, 1, 28, 28), a description)."""
-    nines = train.held_out()
     source = ui.linked(st.sidebar.radio, "Which 9s", ["Random", "Pick from a gallery", "Upload images"], key="source",
                               help="All from the MNIST training split, or your own images.")
     if source == "Random":
@@ -33,6 +32,7 @@ def examples_ui(train: data.Digits) -> tuple[str, torch.Tensor, str]:
         return f"random:{k}:{seed}", data.few_shot(train, data.HELD_OUT_DIGIT, k, seed).as_float(), \
             f"{k} training 9s drawn with seed {seed}"
     if source == "Pick from a gallery":
+        nines = train.held_out()
         picked = gallery_ui(nines)
         return f"gallery:{','.join(map(str, picked))}", nines.where(torch.isin(torch.arange(len(nines)),
                                                                                 torch.tensor(picked))).as_float(), \

@@ -6,9 +6,6 @@ frozen weights, and are shared by every session: pages read them, never train, m
 
 from __future__ import annotations
 
-import atexit
-import functools
-import gc
 import threading
 from functools import partial
 from pathlib import Path
@@ -47,22 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 device_lock = threading.Lock()
 
 
-@functools.cache
-def _freeze_what_is_loaded(page: str) -> None:
-    """Take every object alive now (mostly the modules of torch, plotly and Streamlit, and the models) out of the
-    garbage collector's sight, at the first run of each page in the process. Streamlit collects all generations
-    after every script run; over these 440,000 objects that took 150-200 ms on the 2-core CPU, holding the GIL,
-    and so delayed every update. Frozen objects are never collected as cyclic garbage: freezing at most once per
-    page bounds what that can keep; at exit they are handed back, so extensions do not report them as leaked."""
-    gc.collect()
-    gc.freeze()
-    atexit.register(gc.unfreeze)
-
-
 def page_setup(script: str) -> None:
     """Tab title, icon and wide layout for the page in ``script`` (its ``__file__``), and the sidebar's page links."""
     path = Path(script).resolve().relative_to(ROOT).as_posix()
-    _freeze_what_is_loaded(path)
     _, title, icon, _ = next(page for page in PAGES if page[0] == path)
     st.set_page_config(page_title="Latent Explorer" if path == "app.py" else f"{title} · Latent Explorer",
                        page_icon=icon, layout="wide")

@@ -68,8 +68,8 @@ class Classroom:
     def user(self, number: int) -> None:
         try:
             for round_ in range(ROUNDS):
-                for page, path, link, change in visits(number, round_):
-                    with Session(self.url) as session:  # a link opened in the browser: a page load, a new session
+                with Session(self.url) as session:  # a browser tab per round, so every round leaves the same behind
+                    for page, path, link, change in visits(number, round_):
                         self.visit(session, page, path, link, change, f"user {number} round {round_}")
                 self.round_end.wait(timeout=3600)
         except Exception as err:  # a failed user releases the others' barrier instead of hanging them

@@ -60,6 +60,10 @@ class Digits:
     def where(self, mask: torch.Tensor) -> Digits:
         return Digits(self.images[mask], self.labels[mask])
 
+    def rows_of(self, digit: int) -> torch.Tensor:
+        """Positions (M,) of the images of ``digit``, in order, without copying any image."""
+        return torch.nonzero(self.labels == digit).flatten()
+
     def of_classes(self, classes) -> Digits:
         return self.where(torch.isin(self.labels, torch.as_tensor(list(classes))))
 
@@ -103,7 +107,7 @@ def few_shot(digits: Digits, digit: int, k: int, seed: int) -> Digits:
     """``k`` examples of ``digit`` from ``digits``, the same for the same seed."""
     if not 0 <= digit <= 9:
         raise ValueError(f"digit must be 0-9, not {digit}")
-    rows = torch.nonzero(digits.labels == digit).flatten()  # only the k drawn images are copied
+    rows = digits.rows_of(digit)  # only the k drawn images are copied
     if not 1 <= k <= len(rows):
         raise ValueError(f"k must be between 1 and {len(rows)}, not {k}")
     order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))
@@ -239,7 +243,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 def pick(digits: Digits, digit: int, index: int) -> torch.Tensor:
     """Image number ``index`` among the ``digit`` images of ``digits``, as float (1, 1, 28, 28) in [0, 1]."""
-    rows = torch.nonzero(digits.labels == digit).flatten()
+    rows = digits.rows_of(digit)
     if not 0 <= index < len(rows):
         raise IndexError(f"there are {len(rows)} images of {digit}, no number {index}")
     return digits.where(rows[index:index + 1]).as_float()

@@ -41,7 +41,7 @@ def image_ui(label: str, default: tuple[int, int], slot: int, seed: int | None, 
     """One test image: its digit and its number among that digit's test images (``default`` is both)."""
     left, right = st.sidebar.columns(2)
     digit = ui.linked(left.selectbox, label, range(10), index=default[0], key=f"digit-{slot}")
-    count = int((test.labels == digit).sum())
+    count = len(test.rows_of(digit))
     if seed is None:
         index = ui.linked(right.number_input, f"{digit} number", 0, count - 1, value=min(default[1], count - 1),
                                    key=f"index-{slot}-{digit}", help=f"Which of the {count} test images of {digit}.")

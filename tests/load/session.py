@@ -71,7 +71,7 @@ class Session:
         elif kind in ("selectbox", "radio"):
             state.string_value = str(value)
         elif kind in ("multiselect", "button_group"):
-            state.string_array_value.data.extend([str(v) for v in value])
+            state.string_array_value.data.extend([str(v) for v in values])
         elif kind == "number_input":
             state.double_value = float(value)
         elif kind == "checkbox":

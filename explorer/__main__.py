@@ -1,4 +1,4 @@
-"""Command line: ``python -m explorer {train,sample,evaluate,fewshot,embed,data} ...``; each verb has its own ``--help``."""
+"""Command line: ``python -m explorer {serve,train,sample,evaluate,fewshot,embed,data} ...``; each verb has its own ``--help``."""
 
 from __future__ import annotations
 
@@ -16,8 +16,14 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"usage: python -m explorer train {{{','.join(TRAINERS)}}} [options]  (--help for options)")
         importlib.import_module(f"explorer.train.{argv[1]}").main(argv[2:])
         return
+    if argv[:1] == ["serve"]:
+        from .serve import main as serve
+
+        serve(argv[1:])
+        return
     parser = argparse.ArgumentParser(prog="python -m explorer", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
+    verbs.add_parser("serve", help="start the app: serve [SCRIPT (default app.py)] [streamlit run options]")
     verbs.add_parser("train", help=f"train a model: train {{{','.join(TRAINERS)}}} --help")
     data = verbs.add_parser("data", help="fetch MNIST into the local cache and print where it is")
     data.set_defaults(run=_data)

@@ -21,7 +21,7 @@ SHIPPED = ("flow", "vae", "vae2", "gan", "classifier")
 GENERATIVE = ("flow", "vae", "vae2", "gan")
 
 # The app's pages in sidebar order: (script, title, icon, what it is for). Streamlit's own page list is hidden
-# (start.sh: client.showSidebarNavigation false) so that Home is called Home and every page has its icon.
+# (explorer.serve: client.showSidebarNavigation false) so that Home is called Home and every page has its icon.
 PAGES = (
     ("app.py", "Home", ":material/explore:", "What the app is, the loaded models and their cards."),
     ("pages/1_Interpolation.py", "Interpolation", ":material/timeline:",

@@ -55,9 +55,8 @@ def running_server(env: dict[str, str] | None = None, timeout: float = 120):
 def running_script(script: Path, timeout: float = 60):
     """Any Streamlit script served as start.sh serves the app (headless, no file watcher); yields the base URL."""
     def command(port: int) -> list[str]:
-        return [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-                "--server.fileWatcherType", "none", "--server.address", "127.0.0.1", "--server.port", str(port),
-                "--browser.gatherUsageStats", "false"]
+        return [sys.executable, "-m", "explorer", "serve", str(script), "--server.address", "127.0.0.1",
+                "--server.port", str(port)]
 
     with _serving(command, script.name, None, timeout) as (url, _):
         yield url

@@ -19,7 +19,7 @@ from torch import nn
 from . import checkpoints
 from .data import HELD_OUT_DIGIT, load_mnist
 from .device import pick_device
-from .metrics import (binarize, features, frechet_distance, mean_bits_per_dim, predict_proba, vae_iwae_nll,
+from .metrics import (binarize, classify, features, frechet_distance, mean_bits_per_dim, predict_proba, vae_iwae_nll,
                       vae_negative_elbo)
 
 NAMES = ("flow", "vae", "vae2", "gan", "classifier")
@@ -52,10 +52,10 @@ def sample_quality(model: nn.Module, classifier: nn.Module, reference: np.ndarra
                    n: int) -> dict[str, float]:
     """Frechet distance of ``n`` samples' classifier features to ``reference`` features (M, F), its ``floor``, label shares."""
     images = generate(model, n, temperature=1.0, seed=0)
-    probs = predict_proba(classifier, images)
+    probs, feats = classify(classifier, images)
     confidence, label = probs.max(1)
     return {
-        "classifier_fd": round(frechet_distance(features(classifier, images), reference), 4),
+        "classifier_fd": round(frechet_distance(feats, reference), 4),
         "classifier_fd_floor": round(floor, 4),
         f"share_called_{HELD_OUT_DIGIT}": round((label == HELD_OUT_DIGIT).float().mean().item(), 4),
         "share_confident_0_8": round(((label != HELD_OUT_DIGIT) & (confidence > CONFIDENT)).float().mean().item(), 4),

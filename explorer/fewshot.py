@@ -154,9 +154,10 @@ def score(samples: torch.Tensor, examples: torch.Tensor, ref: Reference, classif
           likelihood: tuple[float, str] | None = None) -> Scores:
     share = frechet = None
     if classifier is not None:
-        share = float((metrics.predict_proba(classifier, samples).argmax(1) == HELD_OUT_DIGIT).float().mean())
+        probs, feats = metrics.classify(classifier, samples)
+        share = float((probs.argmax(1) == HELD_OUT_DIGIT).float().mean())
         if ref.features is not None:
-            frechet = metrics.frechet_distance(metrics.features(classifier, samples), ref.features)
+            frechet = metrics.frechet_distance(feats, ref.features)
     value, unit = likelihood or (None, None)
     return Scores(share, frechet, nearest_distance(samples, examples), nearest_distance(ref.nines, examples),
                   value, unit)

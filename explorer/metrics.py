@@ -29,19 +29,26 @@ def binarize(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
 # -- classifier -----------------------------------------------------------------------------------
 
 @torch.no_grad()
+def classify(classifier: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, np.ndarray]:
+    """One pass of the classifier over images ``x`` (N, 1, 28, 28): class probabilities (N, 10) on the CPU, and its
+    penultimate activations (N, F) as float64 numpy, for Frechet distances."""
+    device = _device(classifier)
+    probs, feats = [], []
+    for i in range(0, len(x), batch_size):
+        f = classifier.features(x[i:i + batch_size].to(device))
+        probs.append(torch.softmax(classifier.head(f).float(), dim=1).cpu())
+        feats.append(f.double().cpu().numpy())
+    return torch.cat(probs), np.concatenate(feats)
+
+
 def predict_proba(classifier: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Class probabilities (N, 10) of images ``x`` (N, 1, 28, 28), on the CPU."""
-    device = _device(classifier)
-    return torch.cat([torch.softmax(classifier(x[i:i + batch_size].to(device)).float(), dim=1).cpu()
-                      for i in range(0, len(x), batch_size)])
+    return classify(classifier, x, batch_size)[0]
 
 
-@torch.no_grad()
 def features(classifier: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
     """The classifier's penultimate activations (N, F) of images ``x`` as float64 numpy, for Frechet distances."""
-    device = _device(classifier)
-    return np.concatenate([classifier.features(x[i:i + batch_size].to(device)).double().cpu().numpy()
-                           for i in range(0, len(x), batch_size)])
+    return classify(classifier, x, batch_size)[1]
 
 
 def frechet_distance(feats_a, feats_b) -> float:

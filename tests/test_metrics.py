@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from explorer.data import load_mnist
-from explorer.metrics import (binarize, features, frechet_distance, mean_bits_per_dim, predict_proba, vae_iwae_nll,
+from explorer.metrics import (binarize, classify, features, frechet_distance, mean_bits_per_dim, predict_proba, vae_iwae_nll,
                               vae_negative_elbo)
 from explorer.models.classifier import Classifier, ClassifierConfig
 from explorer.models.flow import Flow, FlowConfig
@@ -69,6 +69,15 @@ def test_classifier_probabilities_and_features_do_not_depend_on_batching(digits)
     feats = features(model, digits, batch_size=7)
     assert feats.shape == (64, 16) and feats.dtype == np.float64
     assert np.allclose(feats, features(model, digits), atol=1e-5)
+
+
+def test_one_classifier_pass_gives_what_its_forward_gives(digits):
+    torch.manual_seed(0)
+    model = Classifier(ClassifierConfig(channels=(4, 8), hidden=16)).eval()
+    probs, feats = classify(model, digits)
+    with torch.no_grad():
+        assert torch.allclose(probs, torch.softmax(model(digits), dim=1), atol=1e-6)
+        assert np.allclose(feats, model.features(digits).double().numpy())
 
 
 def test_iwae_is_tighter_than_the_elbo_and_both_are_seeded(digits):

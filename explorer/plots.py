@@ -71,3 +71,22 @@ def add_picture(figure: go.Figure, picture: np.ndarray, x: tuple[float, float], 
     figure.update_xaxes(range=list(x), constrain="domain")
     figure.update_yaxes(range=list(y), scaleanchor="x", scaleratio=1)
     return figure
+
+
+def add_guide(figure: go.Figure, *, x: float | None = None, y: float | None = None, dash: str = "dot",
+              text: str | None = None) -> go.Figure:
+    """A grey line across the whole plot at ``x`` (vertical) or ``y`` (horizontal), labelled at its lower right end.
+
+    Plotly's ``add_vline`` and ``add_hline`` draw the same but first work out which axes the line spans: 10-14 ms
+    each on the 2-core CPU, paid on every rerun of a page that marks where its slider stands.
+    """
+    vertical = x is not None
+    line = {"type": "line", "xref": "x" if vertical else "paper", "yref": "paper" if vertical else "y",
+            "x0": x if vertical else 0, "x1": x if vertical else 1, "y0": 0 if vertical else y, "y1": 1 if vertical else y,
+            "line": {"color": "grey", "dash": dash}}
+    layout = {"shapes": [*figure.layout.shapes, line]}
+    if text:
+        layout["annotations"] = [*figure.layout.annotations, {
+            "text": text, "showarrow": False, "xref": line["xref"], "yref": line["yref"], "x": line["x1"],
+            "y": line["y0"], "xanchor": "left" if vertical else "right", "yanchor": "bottom" if vertical else "top"}]
+    return figure.update_layout(**layout)

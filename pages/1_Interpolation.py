@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from explorer import data, images, latent, metrics, ui
+from explorer import data, images, latent, metrics, plots, ui
 
 ui.page_setup(__file__)
 st.title("Interpolation")
@@ -108,8 +108,7 @@ def probability_chart(probs: np.ndarray, start: int, end: int, cross: int | None
                                line={"color": colours.get(digit, "#9e9e9e"), "width": 3 if digit in colours else 1.5,
                                      "dash": "solid" if digit in colours else "dot"})
     if cross is not None:
-        figure.add_vline(x=cross, line_dash="dash", line_color="#555", annotation_text=f" {end} from step {cross}",
-                         annotation_position="bottom right")
+        plots.add_guide(figure, x=cross, dash="dash", text=f" {end} from step {cross}")
     figure.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend_title_text="digit",
                          xaxis_title="step", yaxis_title="classifier probability", yaxis_range=[0, 1.02])
     return figure

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import checkpoints, curves, ui
+from explorer import checkpoints, curves, plots, ui
 
 ui.page_setup(__file__)
 st.title("GAN training")
@@ -72,6 +72,12 @@ def diversity(weights_sha256: str, _grids: np.ndarray) -> np.ndarray:
     return curves.diversity(_grids)
 
 
+@st.cache_data(show_spinner=False)
+def real_diversity() -> float:
+    """The grid diversity of the first 64 test digits 0-8: the reference line."""
+    return float(curves.diversity(ui.mnist("test").seen().images[:64].numpy()[None])[0])
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def smoothed(weights_sha256: str, key: str, smoothing: float, _values: np.ndarray) -> tuple[np.ndarray, ...]:
     """Thinned steps, raw values and smoothed values of one series."""
@@ -92,7 +98,7 @@ def panel_chart(sha: str, panel: curves.Panel, series: dict, smoothing: float, m
                                         name=f"{label} (raw)", showlegend=False, hoverinfo="skip"))
         figure.add_trace(go.Scatter(x=steps, y=smooth, mode="lines", line={"color": colour, "width": 2}, name=label))
     if marker is not None:
-        figure.add_vline(x=marker, line={"color": "grey", "dash": "dot"})
+        plots.add_guide(figure, x=marker)
     figure.update_layout(title=panel.title, height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                          xaxis={"title": "step"}, legend={"orientation": "h", "y": -0.25})
     return figure
@@ -100,9 +106,8 @@ def panel_chart(sha: str, panel: curves.Panel, series: dict, smoothing: float, m
 
 def diversity_chart(values: np.ndarray, reference: float, epoch: int) -> go.Figure:
     figure = go.Figure(go.Scatter(x=np.arange(1, len(values) + 1), y=values, mode="lines+markers", name="fixed-noise grid"))
-    figure.add_hline(y=reference, line={"color": "grey", "dash": "dash"},
-                     annotation_text="64 real test digits", annotation_position="bottom right")
-    figure.add_vline(x=epoch, line={"color": "grey", "dash": "dot"})
+    plots.add_guide(figure, y=reference, dash="dash", text="64 real test digits")
+    plots.add_guide(figure, x=epoch)
     figure.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False,
                          xaxis={"title": "epoch", "dtick": max(1, len(values) // 10)},
                          yaxis={"title": "mean pixel distance between images", "rangemode": "tozero"})
@@ -118,8 +123,7 @@ def grids_section(card: dict, grids: np.ndarray) -> int:
         ui.show_grid(grids[epoch - 1] / 255, ncols=8, scale=3, download=f"{name}_epoch{epoch}.png", key="download-grid",
                      caption=f"The same 64 noise vectors drawn by the generator {curves.grid_moment(card, epoch)}.")
     with right:
-        real = ui.mnist("test").seen().images[:64].numpy()[None]
-        st.plotly_chart(diversity_chart(diversity(sha, grids), float(curves.diversity(real)[0]), epoch),
+        st.plotly_chart(diversity_chart(diversity(sha, grids), real_diversity(), epoch),
                         key="diversity", width="stretch")
         st.caption("How different the 64 grid images are from each other (root-mean-square pixel difference); "
                    "a drop means the generator draws fewer distinct digits. The dashed line is the same measure "

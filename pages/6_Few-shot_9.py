@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
+from streamlit_drawable_canvas import st_canvas
 
 from explorer import data, fewshot, images, ui, upload
 
@@ -18,16 +19,19 @@ st.markdown(
     "the numbers: does the classifier see 9s, how close are they to real 9s, and do they merely copy the examples?"
 )
 GALLERY = 48
+MAX_K = 50
+PAD, PEN = 280, 20  # the drawing pad and its pen, in screen pixels: ten times MNIST's frame and strokes
+DRAWN = "drawn-9s"  # session state: the 9s this user drew, uint8 (28, 28) each
 
 
 # -- choices --------------------------------------------------------------------------------------
 
 def examples_ui(train: data.Digits) -> tuple[str, torch.Tensor, str]:
     """The k example 9s: (a key that identifies them, images (k, 1, 28, 28), a description)."""
-    source = ui.linked(st.sidebar.radio, "Which 9s", ["Random", "Pick from a gallery", "Upload images"], key="source",
-                              help="All from the MNIST training split, or your own images.")
+    source = ui.linked(st.sidebar.radio, "Which 9s", ["Random", "Pick from a gallery", "Upload images", "Draw them"],
+                       key="source", help="From the MNIST training split, or your own: uploaded or drawn here.")
     if source == "Random":
-        k = ui.linked(st.sidebar.slider, "k, the number of examples", 1, 50, 10, key="k")
+        k = ui.linked(st.sidebar.slider, "k, the number of examples", 1, MAX_K, 10, key="k")
         seed = ui.seed_input(key="example-seed", label="Example seed")
         return f"random:{k}:{seed}", data.few_shot(train, data.HELD_OUT_DIGIT, k, seed).as_float(), \
             f"{k} training 9s drawn with seed {seed}"
@@ -37,11 +41,13 @@ def examples_ui(train: data.Digits) -> tuple[str, torch.Tensor, str]:
         return f"gallery:{','.join(map(str, picked))}", nines.where(torch.isin(torch.arange(len(nines)),
                                                                                 torch.tensor(picked))).as_float(), \
             f"{len(picked)} training 9s picked by hand (numbers {', '.join(map(str, picked))})"
-    return uploads_ui()
+    if source == "Upload images":
+        return uploads_ui()
+    return drawings_ui()
 
 
 def gallery_ui(nines: data.Digits) -> list[int]:
-    """A page of training 9s with a tick box under each; returns the ticked numbers (at most 50)."""
+    """A page of training 9s with a tick box under each; returns the ticked numbers (at most MAX_K)."""
     page = ui.linked(st.sidebar.number_input, "Gallery page", 0, len(nines) // GALLERY - 1, 0, key="gallery-page",
                                    help=f"{GALLERY} of the {len(nines)} training 9s per page.")
     numbers = list(range(page * GALLERY, (page + 1) * GALLERY))
@@ -53,9 +59,9 @@ def gallery_ui(nines: data.Digits) -> list[int]:
                     column.checkbox(f"{i}", key=f"pick-{i}", value=i < page * GALLERY + 10)
             st.form_submit_button("Use these 9s", type="primary")
     picked = [i for i in numbers if st.session_state.get(f"pick-{i}")]
-    if len(picked) > 50:
-        st.warning(f"{len(picked)} ticked; the first 50 are used (k is at most 50).")
-        picked = picked[:50]
+    if len(picked) > MAX_K:
+        st.warning(f"{len(picked)} ticked; the first {MAX_K} are used (k is at most {MAX_K}).")
+        picked = picked[:MAX_K]
     if not picked:
         st.warning("Tick at least one 9 in the gallery.")
         st.stop()
@@ -63,12 +69,12 @@ def gallery_ui(nines: data.Digits) -> list[int]:
 
 
 def uploads_ui() -> tuple[str, torch.Tensor, str]:
-    files = st.file_uploader("Images of a handwritten 9 (PNG, JPEG, ...; one digit per image; up to 50)",
+    files = st.file_uploader(f"Images of a handwritten 9 (PNG, JPEG, ...; one digit per image; up to {MAX_K})",
                              accept_multiple_files=True, key="uploads")
     digits, names = [], []
-    if files and len(files) > 50:
-        st.warning(f"{len(files)} files uploaded; the first 50 are used (k is at most 50).")
-    for file in (files or [])[:50]:
+    if files and len(files) > MAX_K:
+        st.warning(f"{len(files)} files uploaded; the first {MAX_K} are used (k is at most {MAX_K}).")
+    for file in (files or [])[:MAX_K]:
         try:
             digits.append(upload.load_digit(file.getvalue(), file.name))
             names.append(file.name)
@@ -78,9 +84,51 @@ def uploads_ui() -> tuple[str, torch.Tensor, str]:
         st.info("Upload one or more images of a 9: dark ink on light paper and transparent backgrounds are fine; "
                 "each is cropped, scaled and centred like MNIST.")
         st.stop()
+    return own_examples("upload", digits, f"{len(digits)} uploaded: {', '.join(names)}")
+
+
+def drawings_ui() -> tuple[str, torch.Tensor, str]:
+    """The 9s this user drew on the pad; they stay while the tab is open."""
+    drawn = st.session_state.setdefault(DRAWN, [])
+    with st.expander("Draw a 9 with the mouse (or a finger), press *Add this 9*, draw the next", expanded=True):
+        drawing_pad()
+    if not drawn:
+        st.info("Draw a 9 on the black pad and add it: it is cropped, scaled and centred like MNIST, as an upload is.")
+        st.stop()
+    return own_examples("drawn", drawn, f"{len(drawn)} drawn by you")
+
+
+@st.fragment
+def drawing_pad() -> None:
+    """The pad and its buttons. Only this part reruns while the user draws; adding or removing a 9 reruns the page."""
+    drawn, pads = st.session_state[DRAWN], st.session_state.setdefault("pads", 0)
+    pad, controls = st.columns([2, 3])
+    with pad:  # a new key gives a clean pad after each change
+        canvas = st_canvas(stroke_width=PEN, stroke_color="#ffffff", background_color="#000000", height=PAD, width=PAD,
+                           drawing_mode="freedraw", return_image_data=True, key=f"pad-{pads}")
+    with controls:
+        st.caption(f"{len(drawn)} of at most {MAX_K} drawn so far; they are the examples below.")
+        if st.button("Add this 9", type="primary", disabled=len(drawn) >= MAX_K, key="add-drawing"):
+            try:
+                drawn.append(upload.load_digit(canvas.image_bytes or b"", f"Drawing {len(drawn) + 1}"))
+            except upload.UploadError:
+                st.warning("Nothing to add yet: draw a 9 on the pad first.", icon=":material/warning:")
+                return
+            st.session_state["pads"] = pads + 1
+            st.rerun()
+        if st.button("Remove the last", disabled=not drawn, key="undo-drawing"):
+            drawn.pop()
+            st.rerun()
+        if st.button("Remove all", disabled=not drawn, key="clear-drawings"):
+            drawn.clear()
+            st.rerun()
+
+
+def own_examples(kind: str, digits: list[np.ndarray], described: str) -> tuple[str, torch.Tensor, str]:
+    """The user's own 9s (uint8 (28, 28) each) as examples, keyed by their pixels."""
     stacked = np.stack(digits)
-    key = "upload:" + hashlib.sha256(stacked.tobytes()).hexdigest()
-    return key, torch.from_numpy(stacked).unsqueeze(1).float() / 255, f"{len(digits)} uploaded: {', '.join(names)}"
+    key = f"{kind}:" + hashlib.sha256(stacked.tobytes()).hexdigest()
+    return key, torch.from_numpy(stacked).unsqueeze(1).float() / 255, described
 
 
 def methods_ui() -> dict:

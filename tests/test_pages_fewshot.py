@@ -75,6 +75,22 @@ def test_uploads_good_and_bad(app, media):
     assert len(sample_grids(app, media)) == 3
 
 
+def test_drawn_nines_are_the_examples(app, media):
+    app.sidebar.radio(key="source").set_value("Draw them").run()
+    assert "Draw a 9 on the black pad" in texts(app.info)
+    app.button(key="add-drawing").click().run()  # nothing drawn
+    assert any("draw a 9 on the pad first" in w.value for w in app.warning)
+    app.session_state["drawn-9s"] = list(load_mnist("test").held_out().images[:3].numpy())  # as the pad adds them
+    app.run()
+    assert not app.exception
+    assert app.image[0].proto.imgs[0].caption == "3 drawn by you"
+    assert len(sample_grids(app, media)) == 3
+    app.button(key="undo-drawing").click().run()
+    assert app.image[0].proto.imgs[0].caption == "2 drawn by you"
+    app.button(key="clear-drawings").click().run()
+    assert "Draw a 9 on the black pad" in texts(app.info)
+
+
 def test_broken_checkpoints_disable_only_what_needs_them(broken_checkpoints, media):
     at = page_test(PAGE, 120)
     at.run()

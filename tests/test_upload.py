@@ -55,6 +55,19 @@ def test_a_stroke_on_a_transparent_canvas_is_the_digit():
     assert out[:, 12:16].mean() > out[:, 4:10].mean()  # a vertical bar in the middle
 
 
+def test_the_few_shot_pads_drawing_is_the_digit_and_an_empty_pad_is_refused():
+    pad = Image.new("RGBA", (280, 280), (0, 0, 0, 255))  # what the pad sends: white pen on opaque black
+    draw = ImageDraw.Draw(pad)
+    draw.ellipse([90, 40, 190, 130], outline=(255, 255, 255, 255), width=20)  # a 9: a loop and a stem
+    draw.line([(185, 90), (175, 250)], fill=(255, 255, 255, 255), width=20)
+    out = upload.load_digit(encode(pad), "Drawing 1").astype(float)
+    rows = np.flatnonzero(out.max(1) > 60)
+    assert rows.max() - rows.min() + 1 in (19, 20, 21)  # the tall side scaled to MNIST's 20-pixel box
+    assert out[rows.min(): rows.min() + 10].sum() > out[rows.max() - 9: rows.max() + 1].sum()  # the loop on top
+    with pytest.raises(upload.UploadError, match="no digit found"):
+        upload.load_digit(encode(Image.new("RGBA", (280, 280), (0, 0, 0, 255))), "Drawing 2")
+
+
 def test_the_digit_is_centred_in_a_20_pixel_box():
     canvas = Image.new("L", (500, 500), 255)
     ImageDraw.Draw(canvas).ellipse([10, 300, 110, 480], outline=0, width=12)  # off-centre, dark on light

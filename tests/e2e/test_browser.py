@@ -5,6 +5,8 @@ wait for the rerun to finish, and check that what is shown changed and that no e
 Screenshots land in artifacts/screenshots/.
 """
 
+import math
+
 import pytest
 
 from .harness import exceptions, image_sources, nudge_slider, screenshot, wait_for_run
@@ -65,3 +67,26 @@ def test_box_selection_on_the_embeddings_map_shows_the_digits_and_their_decoding
     (summary,) = [t for t in page.locator("[data-testid='stMarkdown']").all_inner_texts() if "selected (" in t]
     assert int(summary.split()[0]) > 0
     assert len(image_sources(page)) == 2  # the selected test images and the model's decodings of their codes
+
+
+def test_a_nine_drawn_with_the_mouse_becomes_the_few_shot_example(page, app_url):
+    page.goto(f"{app_url}/Few-shot_9?source=Draw+them")
+    wait_for_run(page)
+    assert image_sources(page) == []  # nothing drawn yet: no examples, no grids
+    pad = page.locator("canvas.upper-canvas").first  # Fabric.js takes the pointer on its upper canvas
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    loop = [(0.5 + 0.18 * math.cos(t / 10 * math.tau), 0.32 + 0.16 * math.sin(t / 10 * math.tau)) for t in range(11)]
+    stem = [(0.68, 0.32), (0.66, 0.6), (0.63, 0.88)]
+    page.mouse.move(box["x"] + loop[0][0] * box["width"], box["y"] + loop[0][1] * box["height"])
+    page.mouse.down()
+    for x, y in loop[1:] + stem:  # a 9 drawn as a person does: the loop, then the stem down its right side
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=4)
+    page.mouse.up()
+    wait_for_run(page)
+    page.get_by_role("button", name="Add this 9").click()
+    page.get_by_text("1 drawn by you").wait_for(timeout=120_000)
+    wait_for_run(page)
+    screenshot(page, "Few-shot_9_drawn")
+    assert exceptions(page) == []
+    assert len(image_sources(page)) == 4  # the drawn example and the three methods' grids

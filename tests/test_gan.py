@@ -199,3 +199,16 @@ def test_a_resumed_epoch_replaces_its_grid():
     for epoch in (0, 1, 1, 2):
         task.end_epoch(epoch)
     assert task.artifacts["epoch_grids"].shape == (3, 64, 28, 28)
+
+
+def test_decay_from_holds_the_learning_rates_then_takes_them_linearly_to_zero(digits):
+    args = argparse.Namespace(lr=2e-4, betas=(0.5, 0.999), n_critic=1, gp_weight=10.0, ema=0.999, seed=0,
+                              dry_run=True, decay_from=1, epochs=2)
+    task = train_gan.GANTask(GANConfig(**SMALL), args, Context(torch.device("cpu")))
+    task.total_steps = 10  # 5 steps an epoch: decay from step 5 to zero at step 10
+    rates = []
+    for step in (0, 4, 5, 8):
+        task.step(digits[:8], None, step)
+        rates.append({g["lr"] for name in ("generator", "discriminator") for g in task.optimizers[name].param_groups})
+    assert rates[:3] == [{2e-4}] * 3
+    assert len(rates[3]) == 1 and rates[3].pop() == pytest.approx(0.8e-4)

@@ -5,7 +5,7 @@ from explorer import checkpoints
 from explorer.data import load_mnist
 from explorer.models.vae import VAE, VAEConfig
 from explorer.train import vae as train_vae
-from explorer.train.schedules import cosine, linear_warmup
+from explorer.train.schedules import cosine, hold_then_linear, linear_warmup
 from model_checks import CARD, check_generative_model
 
 SMALL = VAEConfig(latent_dim=4, channels=(8, 16), hidden=32)
@@ -54,6 +54,8 @@ def test_schedules():
     assert linear_warmup(2.0, 0, 0) == 2.0
     assert linear_warmup(2.0, 4, 10) == pytest.approx(1.0) and linear_warmup(2.0, 50, 10) == 2.0
     assert cosine(1.0, 0, 100) == 1.0 and cosine(1.0, 50, 100) == pytest.approx(0.5) and cosine(1.0, 100, 100) == 0.0
+    assert hold_then_linear(2.0, 59, 60, 100) == 2.0 and hold_then_linear(2.0, 80, 60, 100) == pytest.approx(1.0)
+    assert hold_then_linear(2.0, 100, 60, 100) == 0.0
 
 
 def test_dry_run_loss_goes_down_and_writes_a_checkpoint(tmp_path):

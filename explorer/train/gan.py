@@ -2,6 +2,7 @@
 
     python -m explorer train gan --name gan --epochs 20
     python -m explorer train gan --name gan-wgan --loss wgan-gp --n-critic 5 --gp-weight 10
+    python -m explorer train gan --epochs 55 --decay-from 30   # learning rates held, then linearly to zero
 
 Each step makes ``--n-critic`` discriminator updates, one per batch of ``--batch-size`` real images
 (so the loop's batch, and the card's batch_size, is n_critic times larger), then one generator update.
@@ -32,6 +33,7 @@ from torch import nn
 from ..data import load_mnist
 from ..models.gan import GAN, GANConfig
 from .loop import Context, Task, add_common_args, fit, make_context
+from .schedules import hold_then_linear
 
 GRID_SIZE = 64
 RECALIBRATION_SAMPLES = 4096
@@ -103,6 +105,11 @@ class GANTask(Task):
     def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         loss, wgan = self.config.loss, self.config.loss == "wgan-gp"
         opt_d, opt_g = self.optimizers["discriminator"], self.optimizers["generator"]
+        if self.args.decay_from is not None:
+            lr = hold_then_linear(self.args.lr, step, self.args.decay_from * self.total_steps // self.args.epochs,
+                                  self.total_steps)
+            for group in (*opt_d.param_groups, *opt_g.param_groups):
+                group["lr"] = lr
         totals: dict[str, float] = {}
         chunks = x.chunk(self.args.n_critic)
         for i, real in enumerate(chunks):
@@ -200,6 +207,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="discriminator updates per generator update (default: 5 for wgan-gp, else 1)")
     parser.add_argument("--gp-weight", type=float, default=10.0, help="WGAN-GP's penalty weight lambda")
     parser.add_argument("--ema", type=float, default=0.999, help="decay of the generator average (0: no averaging)")
+    parser.add_argument("--decay-from", type=int, default=None, metavar="EPOCH",
+                        help="hold the learning rates until this epoch, then take them linearly to zero at the last step")
     add_common_args(parser, epochs=20, batch_size=64, lr=None)
     args = parser.parse_args(argv)
     default_lr, args.betas = OPTIMIZER_DEFAULTS[args.loss]

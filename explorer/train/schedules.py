@@ -16,3 +16,10 @@ def linear_warmup(value: float, step: int, warmup_steps: int) -> float:
     if warmup_steps <= 0:
         return value
     return value * min(1.0, (step + 1) / warmup_steps)
+
+
+def hold_then_linear(value: float, step: int, start_step: int, total_steps: int) -> float:
+    """``value`` held until ``start_step``, then decayed linearly to zero at ``total_steps`` (pix2pix's GAN schedule)."""
+    if step < start_step:
+        return value
+    return value * max(0.0, 1 - (step - start_step) / max(1, total_steps - start_step))

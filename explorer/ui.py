@@ -35,7 +35,7 @@ PAGES = (
     ("pages/5_GAN_training.py", "GAN training", ":material/monitoring:",
      "The GAN's training curves and its fixed-noise grid epoch by epoch."),
     ("pages/6_Few-shot_9.py", f"Few-shot {data.HELD_OUT_DIGIT}", ":material/exposure_plus_1:",
-     f"Make new {data.HELD_OUT_DIGIT}s from a handful of examples."),
+     f"Make new {data.HELD_OUT_DIGIT}s from a handful of examples: MNIST's, uploaded or drawn by you."),
 )
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""What people see: grids, upscaled pixels, PNG and GIF bytes."""
+"""What people see: grids, upscaled pixels, PNG and GIF bytes, non-finite pixels."""
 
 import io
 
@@ -41,3 +41,11 @@ def test_labelled_grid_needs_one_label_per_image():
     assert images.labelled_grid(batch, ["a", "b", "c"], ncols=3, scale=2).shape[1] == 3 * (56 + 4) + 4
     with pytest.raises(ValueError, match="3 images but 2 labels"):
         images.labelled_grid(batch, ["a", "b"])
+
+
+def test_non_finite_pixels_are_shown_black_or_white_and_counted():
+    batch = torch.full((3, 1, 28, 28), 0.5)
+    batch[0, 0, 0, 0], batch[0, 0, 1, 1], batch[2, 0, 5, 5] = float("nan"), float("inf"), float("-inf")
+    shown, bad = images.finite(batch)
+    assert bad == 2 and torch.isfinite(shown).all()
+    assert (shown[0, 0, 0, 0], shown[0, 0, 1, 1], shown[2, 0, 5, 5]) == (0.0, 1.0, 0.0)

@@ -14,7 +14,7 @@ import streamlit as st
 import torch
 
 from . import checkpoints, data, images
-from .device import describe, pick_device
+from .device import describe, pick_device, serving_layout
 
 # The checkpoints the product ships, in the order the app lists them.
 SHIPPED = ("flow", "vae", "vae2", "gan", "classifier")
@@ -62,7 +62,9 @@ def device() -> torch.device:
 
 @st.cache_resource(show_spinner="Loading model...")
 def _load(name: str, directory: str) -> checkpoints.Checkpoint:
-    return checkpoints.load(name, directory, device())
+    checkpoint = checkpoints.load(name, directory, device())
+    serving_layout(checkpoint.model, device())
+    return checkpoint
 
 
 def load(name: str) -> checkpoints.Checkpoint | None:

@@ -55,7 +55,7 @@ def gallery_ui(nines: data.Digits) -> list[int]:
         with st.form(f"gallery-{page}"):
             for row in range(0, GALLERY, 12):
                 for column, i in zip(st.columns(12), numbers[row: row + 12]):
-                    column.image(images.upscale(images.to_numpy(nines.images[i])[0], 2), output_format="PNG")
+                    column.image(images.upscale(images.to_numpy(nines.images[i]), 2), output_format="PNG")
                     column.checkbox(f"{i}", key=f"pick-{i}", value=i < page * GALLERY + 10)
             st.form_submit_button("Use these 9s", type="primary")
     picked = [i for i in numbers if st.session_state.get(f"pick-{i}")]

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from explorer.device import DEVICE_ENV, describe, pick_device
+from explorer.device import DEVICE_ENV, describe, pick_device, serving_layout
+from explorer.models.classifier import Classifier, ClassifierConfig
 
 
 def test_auto_picks_the_best_present():
@@ -20,3 +21,16 @@ def test_unavailable_cuda_is_a_clear_error(monkeypatch):
     monkeypatch.setenv(DEVICE_ENV, "cuda")
     with pytest.raises(ValueError, match="CUDA is not available"):
         pick_device()
+
+
+def test_served_on_the_cpu_the_weights_are_channels_last_and_the_outputs_the_same():
+    torch.manual_seed(0)
+    model = Classifier(ClassifierConfig(channels=(4, 8), hidden=16)).eval()
+    x = torch.rand(8, 1, 28, 28)
+    with torch.no_grad():
+        before = model(x)
+        assert serving_layout(model, torch.device("cuda")) is model
+        assert model.body[0][0].weight.is_contiguous()
+        serving_layout(model, torch.device("cpu"))
+        assert model.body[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+        assert torch.allclose(model(x), before, atol=1e-5)

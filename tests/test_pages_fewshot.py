@@ -59,6 +59,7 @@ def test_gallery_picks(app, media):
     assert not app.exception
     assert any(e.proto.imgs[0].caption.startswith("10 training 9s picked by hand") for e in app.image)
     assert len([c for c in app.checkbox if c.value]) == 10
+    assert [served_image(media, e).size for e in app.image].count((56, 56)) == 48  # the gallery's 9s, doubled
 
 
 def test_uploads_good_and_bad(app, media):

@@ -1,4 +1,5 @@
-"""Model work: encode, decode and sample batches of 1, 64 and 1,024 for each shipped model, median of repeats."""
+"""Model work: encode, decode and sample batches of 1, 64 and 1,024 for each shipped model as the app serves it
+(``serving_layout``), median of repeats."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import torch
 
 from explorer import checkpoints
 from explorer.data import load_mnist
-from explorer.device import describe, pick_device
+from explorer.device import describe, pick_device, serving_layout
 
 from .timing import median_seconds, table
 
@@ -19,7 +20,7 @@ def run(device: str | None = None) -> str:
     rows = []
     for name in ("flow", "vae", "vae2", "gan"):
         try:
-            model = checkpoints.load(name, device=device).model
+            model = serving_layout(checkpoints.load(name, device=device).model, device)
         except checkpoints.CheckpointError as err:
             rows.append([name, "-", "-", "-", f"unavailable: {err}"])
             continue

@@ -2,7 +2,7 @@
 
     python -m explorer train gan --name gan --epochs 20
     python -m explorer train gan --name gan-wgan --loss wgan-gp --n-critic 5 --gp-weight 10
-    python -m explorer train gan --epochs 55 --decay-from 30   # learning rates held, then linearly to zero
+    python -m explorer train gan --g-blocks 1 --epochs 50 --decay-from 30   # the shipped GAN: rates held, then to zero
 
 Each step makes ``--n-critic`` discriminator updates, one per batch of ``--batch-size`` real images
 (so the loop's batch, and the card's batch_size, is n_critic times larger), then one generator update.

@@ -100,20 +100,23 @@ def drawings_ui() -> tuple[str, torch.Tensor, str]:
 
 @st.fragment
 def drawing_pad() -> None:
-    """The pad and its buttons. Only this part reruns while the user draws; adding or removing a 9 reruns the page."""
+    """The pad, the drawing as the models will see it, and the buttons. Only this part reruns while the user draws;
+    adding or removing a 9 reruns the page."""
     drawn, pads = st.session_state[DRAWN], st.session_state.setdefault("pads", 0)
     pad, controls = st.columns([2, 3])
     with pad:  # a new key gives a clean pad after each change
         canvas = st_canvas(stroke_width=PEN, stroke_color="#ffffff", background_color="#000000", height=PAD, width=PAD,
                            drawing_mode="freedraw", return_image_data=True, key=f"pad-{pads}")
+    try:  # framed exactly as an upload is
+        digit = upload.load_digit(canvas.image_bytes or b"", f"Drawing {len(drawn) + 1}")
+    except upload.UploadError:
+        digit = None  # nothing drawn yet
     with controls:
+        if digit is not None:
+            st.image(images.upscale(digit, 3), caption="As the models will see it: 28 x 28, framed like MNIST.")
         st.caption(f"{len(drawn)} of at most {MAX_K} drawn so far; they are the examples below.")
-        if st.button("Add this 9", type="primary", disabled=len(drawn) >= MAX_K, key="add-drawing"):
-            try:
-                drawn.append(upload.load_digit(canvas.image_bytes or b"", f"Drawing {len(drawn) + 1}"))
-            except upload.UploadError:
-                st.warning("Nothing to add yet: draw a 9 on the pad first.", icon=":material/warning:")
-                return
+        if st.button("Add this 9", type="primary", disabled=digit is None or len(drawn) >= MAX_K, key="add-drawing"):
+            drawn.append(digit)
             st.session_state["pads"] = pads + 1
             st.rerun()
         if st.button("Remove the last", disabled=not drawn, key="undo-drawing"):

@@ -83,7 +83,9 @@ def test_a_nine_drawn_with_the_mouse_becomes_the_few_shot_example(page, app_url)
     for x, y in loop[1:] + stem:  # a 9 drawn as a person does: the loop, then the stem down its right side
         page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=4)
     page.mouse.up()
+    page.get_by_text("As the models will see it").wait_for(timeout=120_000)  # the drawing reached the server
     wait_for_run(page)
+    screenshot(page, "Few-shot_9_drawing")
     page.get_by_role("button", name="Add this 9").click()
     page.get_by_text("1 drawn by you").wait_for(timeout=120_000)
     wait_for_run(page)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import sys
 
 OPTIONS = ("--server.headless", "true", "--server.fileWatcherType", "none",  # the file watcher trips over torch
            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",

@@ -87,35 +87,41 @@ def smoothed(weights_sha256: str, key: str, smoothing: float, _values: np.ndarra
 
 # -- the page ---------------------------------------------------------------------------------------
 
-def panel_chart(sha: str, panel: curves.Panel, series: dict, smoothing: float, marker: int | None) -> go.Figure:
+def panel_chart(sha: str, panel: curves.Panel, series: dict, smoothing: float, per_epoch: int | None) -> go.Figure:
+    """One panel's curves over training, in epochs (to read beside the epoch slider) when the card gives their length.
+
+    The chart never depends on the epoch shown: a changed chart is drawn anew by the browser, so moving the epoch
+    slider redraws only the grid and the diversity chart.
+    """
     figure = go.Figure()
     for i, key in enumerate(panel.keys):
         steps, raw, smooth = smoothed(sha, key, smoothing, series[key])
+        steps = (steps + 1) / per_epoch if per_epoch else steps + 1
         colour = COLOURS.get(key, PALETTE[i % len(PALETTE)])
         label = curves.LABELS.get(key, key)
         if smoothing > 0:
             figure.add_trace(go.Scatter(x=steps, y=raw, mode="lines", line={"color": colour, "width": 1}, opacity=0.25,
                                         name=f"{label} (raw)", showlegend=False, hoverinfo="skip"))
         figure.add_trace(go.Scatter(x=steps, y=smooth, mode="lines", line={"color": colour, "width": 2}, name=label))
-    if marker is not None:
-        plots.add_guide(figure, x=marker)
     figure.update_layout(title=panel.title, height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                         xaxis={"title": "step"}, legend={"orientation": "h", "y": -0.25})
+                         xaxis={"title": "epoch" if per_epoch else "step"}, legend={"orientation": "h", "y": -0.25})
     return figure
 
 
-def diversity_chart(values: np.ndarray, reference: float, epoch: int) -> go.Figure:
+def diversity_chart(values: np.ndarray, reference: float) -> go.Figure:
+    """The grids' diversity over training; the same whatever epoch is shown, so the browser never redraws it."""
     figure = go.Figure(go.Scatter(x=np.arange(1, len(values) + 1), y=values, mode="lines+markers", name="fixed-noise grid"))
     plots.add_guide(figure, y=reference, dash="dash", text="64 real test digits")
-    plots.add_guide(figure, x=epoch)
     figure.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False,
                          xaxis={"title": "epoch", "dtick": max(1, len(values) // 10)},
                          yaxis={"title": "mean pixel distance between images", "rangemode": "tozero"})
     return figure
 
 
-def grids_section(card: dict, grids: np.ndarray) -> int:
-    """The fixed-noise grid at a chosen epoch, its diversity over training, a GIF of them all; returns the epoch."""
+@st.fragment
+def grids_section(card: dict, grids: np.ndarray) -> None:
+    """The fixed-noise grid at a chosen epoch, its diversity over training, a GIF of them all; a fragment, so moving
+    the epoch reruns this section only."""
     name, sha, epochs = card["name"], card["weights_sha256"], len(grids)
     epoch = ui.linked(st.slider, "Epoch", 1, epochs, epochs, key="epoch") if epochs > 1 else 1
     left, right = st.columns([1, 1])
@@ -123,27 +129,26 @@ def grids_section(card: dict, grids: np.ndarray) -> int:
         ui.show_grid(grids[epoch - 1] / 255, ncols=8, scale=3, download=f"{name}_epoch{epoch}.png", key="download-grid",
                      caption=f"The same 64 noise vectors drawn by the generator {curves.grid_moment(card, epoch)}.")
     with right:
-        st.plotly_chart(diversity_chart(diversity(sha, grids), real_diversity(), epoch),
-                        key="diversity", width="stretch")
+        values, reference = diversity(sha, grids), real_diversity()
+        st.plotly_chart(diversity_chart(values, reference), key="diversity", width="stretch")
         st.caption("How different the 64 grid images are from each other (root-mean-square pixel difference); "
                    "a drop means the generator draws fewer distinct digits. The dashed line is the same measure "
-                   "for 64 real test digits 0-8.")
+                   f"for 64 real test digits 0-8. **Epoch {epoch}: {values[epoch - 1]:.3f}** "
+                   f"(real digits {reference:.3f}).")
         st.download_button("Download all epochs as GIF", partial(curves.epochs_gif, grids), file_name=f"{name}_training.gif",
                            mime="image/gif", on_click="ignore", key="download-gif")
-    return epoch
 
 
-def curves_section(card: dict, series: dict, smoothing: float, epoch: int | None) -> None:
+def curves_section(card: dict, series: dict, smoothing: float) -> None:
     per_epoch = curves.steps_per_epoch(card)
-    marker = min(epoch * per_epoch, card["steps"]) if epoch and per_epoch else None
     panels = curves.panels(series)
     columns = st.columns(2)
     for i, panel in enumerate(panels):
         with columns[i % 2]:
-            st.plotly_chart(panel_chart(card["weights_sha256"], panel, series, smoothing, marker),
+            st.plotly_chart(panel_chart(card["weights_sha256"], panel, series, smoothing, per_epoch),
                             key=f"curve-{panel.title}", width="stretch")
-    if marker is not None:
-        st.caption(f"The dotted line marks the end of epoch {epoch} ({per_epoch:,} steps an epoch).")
+    if per_epoch:
+        st.caption(f"Time runs in epochs of {per_epoch:,} steps, as on the epoch slider above.")
     tail = curves.tail_means(series)
     summary = ", ".join(f"{curves.LABELS.get(k, k)} {v:.3g}" for k, v in tail.items())
     st.markdown(f"**Over the last 10% of training:** {summary}.")
@@ -165,14 +170,13 @@ def run_section(name: str, smoothing: float) -> None:
     st.caption(f"{name}: {card['epochs']} epochs, {card['steps']:,} steps on {card['hardware']}. "
                f"Trained with `{card['command']}`.")
     grids = stored.get(curves.GRIDS)
-    epoch = None
     if grids is not None and len(grids):
         st.subheader("The fixed-noise grid, epoch by epoch")
-        epoch = grids_section(card, grids)
+        grids_section(card, grids)
     series = {k: v for k, v in stored.items() if k != curves.GRIDS}
     if series:
         st.subheader("Training curves")
-        curves_section(card, series, smoothing, epoch)
+        curves_section(card, series, smoothing)
 
 
 name = checkpoint_ui()

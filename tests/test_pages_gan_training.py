@@ -88,9 +88,19 @@ def test_smoothing_and_epoch_controls(run_page, media):
     np.testing.assert_allclose(series(losses[0]), raw, rtol=1e-6)
     (grid,) = [e for e in at.image if "noise vectors" in e.proto.imgs[0].caption]
     assert "end of epoch 1 of 3" in grid.proto.imgs[0].caption
-    marker = [s for s in plotly_figure(at, "curve-Losses")["layout"]["shapes"]]
-    assert marker[0]["x0"] == STEPS_PER_EPOCH
-    assert "end of epoch 1 (10 steps an epoch)" in texts(at.caption)
+    assert "Time runs in epochs of 10 steps" in texts(at.caption)
+    steps = series(losses[0], "x")
+    assert steps[0] == pytest.approx(1 / STEPS_PER_EPOCH) and steps[-1] == pytest.approx(EPOCHS)
+
+
+def test_the_curves_do_not_change_with_the_epoch(run_page):
+    """A chart whose figure changes is drawn anew by the browser: the epoch must change the grid and its caption only."""
+    at = run_page(gan_history())
+    before = {key: plotly_figure(at, key) for key in ("curve-Losses", "curve-Discriminator outputs", "diversity")}
+    at.slider(key="epoch").set_value(2).run()
+    assert {key: plotly_figure(at, key) for key in before} == before
+    diversity = series(before["diversity"]["data"][0])
+    assert f"Epoch 2: {diversity[1]:.3f}" in texts(at.caption)
 
 
 def test_wgan_gp_adds_its_own_curves(run_page):

@@ -155,9 +155,10 @@ event = st.plotly_chart(figure(str(result.path), result), on_select="rerun", sel
 st.caption(map_caption(ckpt, method, settings, seed, result))
 mix = neighbours(str(result.path), result)
 st.markdown(clustering_note(mix))
-with st.expander("How well does each digit cluster in this map?"):
-    st.plotly_chart(clustering_chart(mix), key="clustering", width="stretch")
-    st.caption(f"For each digit, the share of its points' {embed.NEIGHBOURS} nearest neighbours on the map "
-               "that show the same digit.")
+clustering = st.expander("How well does each digit cluster in this map?", key="clustering-open", on_change="rerun")
+if clustering.open:  # drawn only when opened: a chart, even hidden, is drawn anew by the browser for each map
+    clustering.plotly_chart(clustering_chart(mix), key="clustering", width="stretch")
+    clustering.caption(f"For each digit, the share of its points' {embed.NEIGHBOURS} nearest neighbours on the map "
+                       "that show the same digit.")
 selection_panel(ckpt, embed.selected_rows(event.selection.points, plots.trace_rows(labels)), labels)
 st.caption(ui.device_caption())

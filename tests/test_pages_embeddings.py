@@ -104,3 +104,14 @@ def test_a_broken_checkpoint_is_left_out_with_its_reason(shipped, data_cache):
     model = at.sidebar.selectbox(key="model")
     assert model.value == "vae2" and "vae" not in model.options
     assert sum(len(series(t, "x")) for t in the_map(at, "vae2", "pca")["data"]) == TEST_SIZE
+
+
+def test_the_clustering_chart_is_drawn_only_when_opened(shipped):
+    at = run_page()
+    assert [c.proto.id for c in at.get("plotly_chart") if "clustering" in c.proto.id] == []
+    at.session_state["clustering-open"] = True
+    at.run()
+    assert not at.exception
+    bars = plotly_figure(at, "clustering")["data"][0]
+    assert len(bars["x"]) == 10 and all(0 <= v <= 1 for v in series(bars))
+    assert "nearest neighbours on the map that show the same digit" in texts(at.caption)

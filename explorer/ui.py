@@ -107,9 +107,10 @@ def describe_model(ckpt: checkpoints.Checkpoint) -> str:
     return f"{ckpt.name} ({ckpt.card['kind']}, {latent}-D latent)" if latent else f"{ckpt.name} ({ckpt.card['kind']})"
 
 
-def seed_input(key: str = "seed", label: str = "Seed") -> int:
-    """A seed box; every random picture on a page is reproducible from the number shown here (and from the link)."""
-    return int(linked(st.sidebar.number_input, label, min_value=0, max_value=2**31 - 1, value=0, step=1, key=key))
+def seed_input(key: str = "seed", label: str = "Seed", where=st.sidebar) -> int:
+    """A seed box (in the sidebar unless ``where`` says); every random picture on a page is reproducible from the
+    number shown here (and from the link)."""
+    return int(linked(where.number_input, label, min_value=0, max_value=2**31 - 1, value=0, step=1, key=key))
 
 
 def linked(widget, *args, key: str, **kwargs):

@@ -3,6 +3,7 @@
 The browser holds a websocket to ``/_stcore/stream``; it asks the server to run a page by sending a ``BackMsg``
 (page, query string, widget values) and draws the ``ForwardMsg`` deltas that come back until ``script_finished``.
 This client does the same without drawing: it keeps the widgets' values and the link it opened, fetches every image the page shows (as a browser would) and reports exceptions and error messages.
+A widget inside a fragment (``st.fragment``) reruns that fragment only, as the browser asks for.
 The server cannot tell it from a browser, so a classroom of them loads the server as a classroom does, at a
 fraction of the client-side cost (one Chromium per student does not fit on 2 cores).
 """
@@ -28,6 +29,7 @@ class Run:
     seconds: float = 0.0
     elements: list[tuple[str, object]] = field(default_factory=list)  # (type, proto) in arrival order
     widgets: dict[str, tuple[str, object]] = field(default_factory=dict)  # label -> (type, proto)
+    fragments: dict[str, str] = field(default_factory=dict)  # label -> id of the fragment the widget is in
     images: list[str] = field(default_factory=list)  # media URLs
     problems: list[str] = field(default_factory=list)  # exceptions, error alerts, media that did not load
 
@@ -80,13 +82,14 @@ class Session:
             state.trigger_value = True
         else:
             raise NotImplementedError(f"setting a {kind} widget")
-        return self.rerun(state)
+        return self.rerun(state, self.last.fragments.get(label, ""))
 
-    def rerun(self, change: WidgetState | None = None) -> Run:
-        """Run the current page with every widget value set so far (plus ``change``) and wait for it to finish."""
+    def rerun(self, change: WidgetState | None = None, fragment: str = "") -> Run:
+        """Run the current page (or only its ``fragment``) with every widget value set so far (plus ``change``) and
+        wait for it to finish; a fragment's run keeps what the rest of the page showed last."""
         message = BackMsg()
         client = message.rerun_script
-        client.page_name, client.query_string = self.page, self.query
+        client.page_name, client.query_string, client.fragment_id = self.page, self.query, fragment
         if change is not None:
             self.states[change.id] = change
         client.widget_states.widgets.extend(self.states.values())
@@ -98,6 +101,8 @@ class Session:
         for url in run.images:
             self._fetch(url, run)
         run.seconds = time.perf_counter() - started
+        if fragment:
+            run.widgets, run.fragments = {**self.last.widgets, **run.widgets}, {**self.last.fragments, **run.fragments}
         self.last = run
         return run
 
@@ -108,7 +113,7 @@ class Session:
             forward.ParseFromString(self.socket.recv(timeout=self.timeout))
             kind = forward.WhichOneof("type")
             if kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
-                self._element(forward.delta.new_element, run)
+                self._element(forward.delta.new_element, run, forward.delta.fragment_id)
             elif kind == "script_finished":
                 if forward.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                     run = Run()  # the page asked for a rerun (st.rerun); what counts is the run that completes
@@ -118,12 +123,14 @@ class Session:
                 return run
 
     @staticmethod
-    def _element(element, run: Run) -> None:
+    def _element(element, run: Run, fragment: str) -> None:
         kind = element.WhichOneof("type")
         proto = getattr(element, kind)
         run.elements.append((kind, proto))
         if getattr(proto, "id", "") and getattr(proto, "label", ""):
             run.widgets[proto.label] = (kind, proto)
+            if fragment:
+                run.fragments[proto.label] = fragment
         if kind == "imgs":
             run.images += [image.url for image in proto.imgs]
         elif kind == "exception":

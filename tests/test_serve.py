@@ -1,6 +1,7 @@
 """The server's launcher: the modules the pages use are loaded, and frozen, before the first user comes."""
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,3 +39,21 @@ def test_preload_freezes_the_libraries_so_a_full_collection_skips_them():
                                            check=True).stdout.split())
     assert frozen > 100_000  # torch, pandas, plotly and Streamlit: about 430,000 objects
     assert left < frozen / 20  # what a collection still walks
+
+
+def threads_in_a_new_thread(**env: str) -> tuple[int, int]:
+    """(torch's threads in a thread started after the launcher's set-up, the machine's cores), as Streamlit runs pages."""
+    code = ("import os, threading; from explorer.serve import limit_threads, preload; limit_threads(); preload(); "
+            "import torch; seen = []; t = threading.Thread(target=lambda: seen.append(torch.get_num_threads())); "
+            "t.start(); t.join(); print(seen[0], os.cpu_count())")
+    clean = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True,
+                         check=True).stdout
+    return tuple(map(int, out.split()))
+
+
+def test_page_threads_get_half_the_cores_unless_told():
+    threads, cores = threads_in_a_new_thread()
+    assert threads == max(1, cores // 2)
+    told = 2 if threads == 1 else 1  # torch takes at most one thread per core
+    assert threads_in_a_new_thread(OMP_NUM_THREADS=str(told))[0] == told

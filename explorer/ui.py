@@ -10,6 +10,7 @@ import threading
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 import torch
 
@@ -188,10 +189,16 @@ def mnist(split: str) -> data.Digits:
         st.stop()
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def _gif(frames: np.ndarray, scale: int, frame_ms: int) -> bytes:
+    """Encoded once per frames (hashed by content), not on every rerun of the page that shows them."""
+    return images.gif_bytes(frames, scale=scale, frame_ms=frame_ms)
+
+
 def show_animation(frames, *, scale: int = 6, frame_ms: int = 120, caption: str | None = None,
                    download: str | None = None, key: str | None = None) -> None:
     """Frames (T, 28, 28) as a looping GIF that plays in the browser, with a GIF download when ``download`` names the file."""
-    gif = images.gif_bytes(frames, scale=scale, frame_ms=frame_ms)
+    gif = _gif(images.to_numpy(frames), scale, frame_ms)
     st.image(gif, caption=caption)
     if download:
         st.download_button("Download GIF", gif, file_name=download, mime="image/gif",

@@ -6,7 +6,7 @@ import argparse
 import importlib
 import inspect
 
-BENCHMARKS = ("models", "pages", "embeddings", "training", "latency", "server")
+BENCHMARKS = ("models", "pages", "embeddings", "training", "latency", "server", "floor")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

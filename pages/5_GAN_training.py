@@ -61,10 +61,15 @@ def smoothing_ui() -> float:
 
 # -- cached work ----------------------------------------------------------------------------------
 
-@st.cache_data(max_entries=8, show_spinner="Reading the training history...")
+@st.cache_resource(max_entries=8, show_spinner="Reading the training history...")
 def history(name: str, weights_sha256: str, directory: str) -> dict[str, np.ndarray]:
+    """One read-only copy per server, shared by every session (``st.cache_data`` would unpickle a private copy of
+    the 50 grids and every series on each rerun, and a fragment would keep it for as long as the page is open)."""
     card = checkpoints.read_card(name, directory)
-    return {k: v.numpy() for k, v in checkpoints.load_history(card, directory).items()}
+    arrays = {k: v.numpy() for k, v in checkpoints.load_history(card, directory).items()}
+    for array in arrays.values():
+        array.flags.writeable = False
+    return arrays
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

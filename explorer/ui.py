@@ -6,6 +6,8 @@ frozen weights, and are shared by every session: pages read them, never train, m
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from functools import partial
 from pathlib import Path
@@ -43,6 +45,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # One model call on the device at a time: many sessions sampling at once queue instead of
 # multiplying GPU memory; on CPU it also keeps torch's thread pool from being oversubscribed.
 device_lock = threading.Lock()
+
+# Fine-tunes train outside the device lock (seconds each, so other sessions' pages are not held up) but take
+# turns, on half the cores: each holds a copy of the flow with its optimiser and activations, so a class
+# fine-tuning at once stays within a bounded memory, the first in the queue finish first, and the other cores
+# keep every other page answering.
+training_slots = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
 
 
 def page_setup(script: str) -> None:
@@ -108,10 +116,9 @@ def describe_model(ckpt: checkpoints.Checkpoint) -> str:
     return f"{ckpt.name} ({ckpt.card['kind']}, {latent}-D latent)" if latent else f"{ckpt.name} ({ckpt.card['kind']})"
 
 
-def seed_input(key: str = "seed", label: str = "Seed", where=st.sidebar) -> int:
-    """A seed box (in the sidebar unless ``where`` says); every random picture on a page is reproducible from the
-    number shown here (and from the link)."""
-    return int(linked(where.number_input, label, min_value=0, max_value=2**31 - 1, value=0, step=1, key=key))
+def seed_input(key: str = "seed", label: str = "Seed") -> int:
+    """A seed box; every random picture on a page is reproducible from the number shown here (and from the link)."""
+    return int(linked(st.sidebar.number_input, label, min_value=0, max_value=2**31 - 1, value=0, step=1, key=key))
 
 
 def linked(widget, *args, key: str, **kwargs):
@@ -167,6 +174,18 @@ def cache_figure(max_entries: int, show_spinner: bool | str = False):
 
 def device_caption() -> str:
     return f"Models run on {describe(device())}."
+
+
+@contextlib.contextmanager
+def training_turn(on_wait):
+    """Hold one of the ``training_slots``; calls ``on_wait()`` first if every slot is taken."""
+    if not training_slots.acquire(blocking=False):
+        on_wait()
+        training_slots.acquire()
+    try:
+        yield
+    finally:
+        training_slots.release()
 
 
 def on_device(fn, *args, **kwargs):

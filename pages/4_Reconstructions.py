@@ -21,25 +21,24 @@ SCALE = 3
 ENCODERS = ("vae", "vae2", "gan", "flow")  # the VAEs first: theirs are the reconstructions worth studying
 
 
-# -- choices (beside what they change: each section is a fragment, so its controls rerun only that section) ----
+# -- choices --------------------------------------------------------------------------------------
 
 def examples_ui() -> tuple[list[int], int, str, int]:
-    left, middle, right, last = st.columns([3, 2, 1.2, 1.3], vertical_alignment="bottom")
-    digits = ui.linked(left.multiselect, "Digits", list(range(10)), default=list(range(10)), key="digits",
+    digits = ui.linked(st.sidebar.multiselect, "Digits", list(range(10)), default=list(range(10)), key="digits",
                        help=f"{HELD_OUT_DIGIT} is the digit no model saw in training.")
-    per_digit = ui.linked(middle.slider, "Images per digit", 1, 12, 4, key="per_digit")
-    metric = ui.linked(right.radio, "Error", list(recon.METRICS), key="metric", horizontal=True,
-                       format_func=str.upper, help=" · ".join(f"{k.upper()}: {v}" for k, v in recon.METRICS.items()))
-    return sorted(digits), per_digit, metric, ui.seed_input(key="seed", label="Seed (which test images)", where=last)
+    per_digit = ui.linked(st.sidebar.slider, "Images per digit", 1, 12, 4, key="per_digit")
+    metric = ui.linked(st.sidebar.radio, "Error", list(recon.METRICS), key="metric", horizontal=True,
+                              format_func=str.upper, help=" · ".join(f"{k.upper()}: {v}" for k, v in recon.METRICS.items()))
+    return sorted(digits), per_digit, metric, ui.seed_input(key="seed", label="Seed (which test images)")
 
 
 def plane_ui() -> tuple[int, float, bool]:
-    left, middle, right = st.columns([2, 2, 1.5], vertical_alignment="bottom")
-    n = ui.linked(left.slider, "Grid size", 8, 30, 20, key="grid", help="Digits per side of the decoded plane.")
-    coverage = ui.linked(middle.select_slider, "Prior mass covered", (0.8, 0.9, 0.95, 0.99, 0.999), 0.99, key="coverage",
-                         format_func=lambda c: f"central {c * 100:g}%",
-                         help="The plane spans this central share of the Gaussian prior along each axis.")
-    codes = ui.linked(right.toggle, "Show the test codes", value=True, key="codes")
+    st.sidebar.subheader("Latent plane")
+    n = ui.linked(st.sidebar.slider, "Grid size", 8, 30, 20, key="grid", help="Digits per side of the decoded plane.")
+    coverage = ui.linked(st.sidebar.select_slider, "Prior mass covered", (0.8, 0.9, 0.95, 0.99, 0.999), 0.99, key="coverage",
+                                        format_func=lambda c: f"central {c * 100:g}%",
+                                        help="The plane spans this central share of the Gaussian prior along each axis.")
+    codes = ui.linked(st.sidebar.toggle, "Show the test codes", value=True, key="codes")
     return n, coverage, codes
 
 
@@ -90,9 +89,7 @@ def error_chart(labels: np.ndarray, errs: np.ndarray, metric: str) -> go.Figure:
                             exponentformat="e")
 
 
-@st.fragment
-def reconstructions_section(ckpt) -> None:
-    digits, per_digit, metric, seed = examples_ui()
+def reconstructions_section(ckpt, digits: list[int], per_digit: int, metric: str, seed: int) -> None:
     st.caption(recon.INVERSION_NOTES[ckpt.model.inversion])
     if not digits:
         st.info("Choose at least one digit in the sidebar.")
@@ -113,14 +110,12 @@ def reconstructions_section(ckpt) -> None:
         st.caption(f"Each bar: the {recon.METRICS[metric]}, averaged over the {per_digit} images of that digit shown.")
 
 
-@st.fragment
-def plane_section(ckpt) -> None:
+def plane_section(ckpt, n: int, coverage: float, show_codes: bool) -> None:
     st.markdown(
         f"**{ckpt.name}** has a 2-D latent space, so it can be seen whole: each cell decodes the code at that point, "
         "on a grid spaced by the prior's quantiles (every cell holds the same prior mass). The dots are the codes of "
         "the test digits; look for how digits morph into each other across the plane and where the unseen 9s sit."
     )
-    n, coverage, show_codes = plane_ui()
     figure, outside = plane_figure(ckpt.name, ckpt.sha256, n, coverage, show_codes, ckpt.model)
     st.plotly_chart(figure, key="plane", width="stretch")
     note = f"{n} × {n} decoded codes over the central {coverage * 100:g}% of the prior on each axis (tick labels are z)."
@@ -135,13 +130,15 @@ def plane_section(ckpt) -> None:
 ckpt = ui.select_model(names=ENCODERS)
 if ckpt is None:
     st.stop()
-reconstructions_section(ckpt)
+digits, per_digit, metric, seed = examples_ui()
+grid_n, coverage, show_codes = plane_ui()
+reconstructions_section(ckpt, digits, per_digit, metric, seed)
 
 st.header("The 2-D latent plane")
 usable = [c for c in ui.status().values() if not isinstance(c, str)]
 flat = ckpt if ckpt.model.latent_dim == 2 else next((c for c in usable if getattr(c.model, "latent_dim", 0) == 2), None)
 if flat:
-    plane_section(flat)
+    plane_section(flat, grid_n, coverage, show_codes)
 else:
     problem = ui.status().get("vae2")
     st.info("No model with a 2-D latent space (vae2) is available" + (f": {problem}" if isinstance(problem, str) else "."),

@@ -159,10 +159,12 @@ def reference(classifier_sha: str | None, flow_sha: str | None, _nines, _classif
 @st.cache_resource(max_entries=4, show_spinner=False)
 def transfer(flow_sha: str, examples_key: str, steps: int, _flow, _examples, _ref) -> fewshot.Transfer:
     """A private fine-tuned copy of the flow, kept so that resampling it needs no retraining; outside the
-    device lock, so other sessions are not blocked for its seconds of training."""
+    device lock, so other sessions are not blocked for its seconds of training, but in turn with other fine-tunes."""
     bar = st.progress(0.0, text="Fine-tuning a copy of the flow...")
-    tuned = fewshot.transfer(_flow, _examples, _ref, steps=steps, progress=lambda step, bpd: bar.progress(
-        step / steps, text=f"Fine-tuning: step {step}/{steps}, {bpd:.3f} bits/dim on the examples"))
+    with ui.training_turn(lambda: bar.progress(0.0, text="Waiting for other users' fine-tunes to finish: "
+                                                         "they take turns, so that each finishes sooner...")):
+        tuned = fewshot.transfer(_flow, _examples, _ref, steps=steps, progress=lambda step, bpd: bar.progress(
+            step / steps, text=f"Fine-tuning: step {step}/{steps}, {bpd:.3f} bits/dim on the examples"))
     bar.progress(1.0, text=f"Fine-tuned a copy of the flow for {steps} steps on the {len(_examples)} examples "
                            f"(training noise seed {fewshot.FINETUNE_SEED}).")
     return tuned

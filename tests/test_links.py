@@ -56,10 +56,10 @@ def test_an_interpolation_link_picks_the_digits_path_and_steps(checkpoint_env):
 
 def test_reconstructions_link_takes_a_list_of_digits_and_rejects_a_bad_one(checkpoint_env):
     at = opened("4_Reconstructions.py", digits=["9", "2"], per_digit="2")
-    assert at.multiselect(key="digits").value == [9, 2] and link_warnings(at) == []
+    assert at.sidebar.multiselect(key="digits").value == [9, 2] and link_warnings(at) == []
     at = opened("4_Reconstructions.py", digits=["12"], per_digit="100")
     assert len(link_warnings(at)) == 2
-    assert at.slider(key="per_digit").value == 4
+    assert at.sidebar.slider(key="per_digit").value == 4
 
 
 def test_fewshot_link_sets_k_and_methods(checkpoint_env):

@@ -45,10 +45,10 @@ def test_default_pairs_every_digit_with_its_error(app, media, deferred):
 
 def test_chosen_digits_count_metric_and_seed(app, media, deferred):
     app.sidebar.selectbox(key="model").set_value("vae2")
-    app.multiselect(key="digits").set_value([9])
-    app.slider(key="per_digit").set_value(3)
-    app.radio(key="metric").set_value("bce")
-    app.number_input(key="seed").set_value(5)
+    app.sidebar.multiselect(key="digits").set_value([9])
+    app.sidebar.slider(key="per_digit").set_value(3)
+    app.sidebar.radio(key="metric").set_value("bce")
+    app.sidebar.number_input(key="seed").set_value(5)
     app.run()
     assert not app.exception
     caption, picture = pairs(app, media)
@@ -59,7 +59,7 @@ def test_chosen_digits_count_metric_and_seed(app, media, deferred):
 
 
 def test_the_gan_and_the_flow_say_what_their_codes_are(app):
-    app.multiselect(key="digits").set_value([1])
+    app.sidebar.multiselect(key="digits").set_value([1])
     for name, inversion in (("gan", "optimised"), ("flow", "exact")):
         app.sidebar.selectbox(key="model").set_value(name).run()
         assert not app.exception
@@ -74,8 +74,8 @@ def test_latent_plane_with_the_test_codes(app, deferred):
     assert "20 × 20 decoded codes over the central 99%" in texts(app.caption)
     content, filename = clicked_download(app, deferred, "Download the plane as PNG")
     assert filename == "latent_plane_vae2_20x20.png" and Image.open(io.BytesIO(content)).size == (20 * 28 * 3,) * 2
-    app.slider(key="grid").set_value(10)
-    app.toggle(key="codes").set_value(False)
+    app.sidebar.slider(key="grid").set_value(10)
+    app.sidebar.toggle(key="codes").set_value(False)
     app.run()
     assert not app.exception
     figure = plotly_figure(app, "plane")

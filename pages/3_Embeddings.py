@@ -156,7 +156,7 @@ st.caption(map_caption(ckpt, method, settings, seed, result))
 mix = neighbours(str(result.path), result)
 st.markdown(clustering_note(mix))
 clustering = st.expander("How well does each digit cluster in this map?", key="clustering-open", on_change="rerun")
-if clustering.open:  # drawn only when opened: a chart, even hidden, is drawn anew by the browser for each map
+if clustering.open:  # made and sent only when opened, not with every new map while the expander is closed
     clustering.plotly_chart(clustering_chart(mix), key="clustering", width="stretch")
     clustering.caption(f"For each digit, the share of its points' {embed.NEIGHBOURS} nearest neighbours on the map "
                        "that show the same digit.")

@@ -96,7 +96,7 @@ def panel_chart(sha: str, panel: curves.Panel, series: dict, smoothing: float, p
     """One panel's curves over training, in epochs (to read beside the epoch slider) when the card gives their length.
 
     The chart never depends on the epoch shown: a changed chart is drawn anew by the browser, so moving the epoch
-    slider redraws only the grid and the diversity chart.
+    slider redraws only the grid.
     """
     figure = go.Figure()
     for i, key in enumerate(panel.keys):

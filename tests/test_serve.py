@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from explorer.serve import PRELOADED
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,3 +60,39 @@ def test_page_threads_get_half_the_cores_unless_told():
     if cores > 1:  # torch takes at most one thread per core, so one core leaves nothing else to tell it
         told = 2 if threads == 1 else 1
         assert threads_in_a_new_thread(OMP_NUM_THREADS=str(told))[0] == told
+
+
+FRAGMENT_AND_TRIM = """
+import ctypes, os, threading, time
+import numpy as np
+from explorer.serve import return_freed_memory
+
+def rss():
+    return int(open(f"/proc/{os.getpid()}/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+kept = []
+def work(i):  # what sessions do: many mid-sized arrays at once, freed, with small ones kept between them
+    for j in range(20):
+        scratch = [np.ones((100 + i * 7 + j, 784)) for _ in range(40)]
+        kept.append(np.ones(1000 + j))
+        del scratch
+threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+[t.start() for t in threads]; [t.join() for t in threads]
+before = rss()
+time.sleep(0.5)
+idle = rss()
+started = return_freed_memory(every=0.1)
+time.sleep(0.5)
+print(started, before, idle, rss())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; malloc_trim is glibc's")
+def test_freed_memory_goes_back_to_the_system():
+    out = subprocess.run([sys.executable, "-c", FRAGMENT_AND_TRIM], cwd=ROOT, env={**os.environ, "MALLOC_ARENA_MAX": "2"},
+                         capture_output=True, text=True, check=True).stdout.split()
+    started, (before, idle, after) = out[0] == "True", map(float, out[1:])
+    if not started:
+        pytest.skip("this C library has no malloc_trim")
+    assert idle > before - 20  # glibc alone keeps what was freed...
+    assert after < before - 100, (before, idle, after)  # ...until the trimmer gives it back

@@ -19,8 +19,8 @@ from torch import nn
 from . import checkpoints
 from .data import HELD_OUT_DIGIT, load_mnist
 from .device import pick_device
-from .metrics import (binarize, classify, features, frechet_distance, mean_bits_per_dim, predict_proba, vae_iwae_nll,
-                      vae_negative_elbo)
+from .metrics import (BATCH, binarize, classify, features, frechet_distance, mean_bits_per_dim, predict_proba,
+                      vae_iwae_nll, vae_negative_elbo)
 
 NAMES = ("flow", "vae", "vae2", "gan", "classifier")
 GENERATIVE_KINDS = ("flow", "vae", "gan")
@@ -41,7 +41,7 @@ class Evaluation:
 
 @torch.no_grad()
 def generate(model: nn.Module, n: int, *, temperature: float = 1.0, seed: int = 0,
-             batch_size: int = 500) -> torch.Tensor:
+             batch_size: int = BATCH) -> torch.Tensor:
     """``n`` samples (n, 1, 28, 28) in [0, 1] on the CPU: the codes of ``model.sample`` for this seed, decoded in batches."""
     z = model.sample_latent(n, temperature, torch.Generator().manual_seed(seed))
     chunks = [model.decode(z[i:i + batch_size]).cpu() for i in range(0, n, batch_size)]

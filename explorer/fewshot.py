@@ -67,7 +67,8 @@ def reference(nines: torch.Tensor, classifier: torch.nn.Module | None = None, fl
 
 
 @torch.no_grad()
-def flow_codes(flow: Flow, x: torch.Tensor, seed: int = 0, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+def flow_codes(flow: Flow, x: torch.Tensor, seed: int = 0,
+               batch_size: int = metrics.BATCH) -> tuple[torch.Tensor, torch.Tensor]:
     """Codes z (N, 784) and log|det dz/dy| (N,) of images dequantized with seeded noise, on the CPU."""
     generator = torch.Generator().manual_seed(seed)
     outs = [flow(flow.dequantize(x[i:i + batch_size].to(flow.device), generator)) for i in range(0, len(x), batch_size)]

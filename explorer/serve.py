@@ -1,21 +1,22 @@
 """Serve the app: ``python -m explorer serve [SCRIPT] [streamlit options]`` (what ``./start.sh`` runs).
 
-Streamlit collects all garbage after every script run (``runner.postScriptGC``). Here that walked about 430,000
-objects, nearly all of them the modules of torch, pandas, plotly and Streamlit, and took about 200 ms on the 2-core
-CPU with the GIL held, so every update of every user waited for it. The modules the pages use are imported here,
-before the server starts, and what is alive then is moved out of the collector's sight (``gc.freeze``). No session
-exists yet, so nothing a session creates is frozen: a frozen object is never collected as cyclic garbage, and a
-frozen session would stay in memory after its user left.
+Garbage is collected, and freed memory handed back to the system (glibc's ``malloc_trim``), every few seconds in
+one thread, not after every script run as Streamlit does by default (``runner.postScriptGC``): with a class of 20
+at once, those full collections were a fifth of the server's CPU time, all of it with the GIL held, and every
+update of every user waited for them. Freed memory goes back because glibc keeps it for reuse, so the server's
+size followed the busiest moment it had seen, not what it holds: a class's second and third rounds through every
+page ended 100-200 MB above the first.
+
+The modules the pages use are imported here, before the server starts, and what is alive then is moved out of
+the collector's sight (``gc.freeze``): about 430,000 objects, nearly all of them the modules of torch, pandas,
+plotly and Streamlit, which a full collection walked in about 200 ms on the 2-core CPU. No session exists yet, so
+nothing a session creates is frozen: a frozen object is never collected as cyclic garbage, and a frozen session
+would stay in memory after its user left.
 
 Torch gets half the cores per model call (``OMP_NUM_THREADS``, unless set): its OpenMP threads spin between
 the many small operations of a page's update and take the CPU from everything else the server (and, on one
 machine, the browser) does. On the 2-core CPU, one thread instead of two made the browser's updates faster on every
 page that runs a model (Few-shot 9: 902 -> 622 ms p50) and the server's few-shot update alone 481 -> 397 ms.
-
-Memory that the pages free goes back to the system every few seconds (glibc's ``malloc_trim``): glibc keeps freed
-memory for reuse, so the server's size followed the busiest moment it had seen (which sessions' fine-tunes and
-encodings overlapped) and not what it holds now; a class's second and third rounds through every page ended
-100-200 MB above the first.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ import time
 
 OPTIONS = ("--server.headless", "true", "--server.fileWatcherType", "none",  # the file watcher trips over torch
            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
-           "--client.showSidebarNavigation", "false")  # the app draws its own page links (explorer.ui.PAGES)
+           "--client.showSidebarNavigation", "false",  # the app draws its own page links (explorer.ui.PAGES)
+           "--runner.postScriptGC", "false")  # see keep_memory_tidy
 PRELOADED = ("numpy", "pandas", "torch", "plotly.graph_objects", "streamlit", "streamlit.web.bootstrap",
              *(f"explorer.{name}" for name in ("cards", "checkpoints", "curves", "data", "embed", "fewshot", "images",
                                               "latent", "metrics", "plots", "recon", "ui", "upload")))
-TRIM_SECONDS = 5.0  # a trim with nothing to give back takes about a millisecond
+TIDY_SECONDS = 5.0
 
 
 def preload() -> int:
@@ -51,27 +53,26 @@ def limit_threads() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))
 
 
-def return_freed_memory(every: float = TRIM_SECONDS) -> bool:
-    """Start a thread that hands freed memory back to the system every ``every`` seconds; False where the C
-    library has no ``malloc_trim`` (it is glibc's), which leaves its allocator to decide."""
+def keep_memory_tidy(every: float = TIDY_SECONDS) -> None:
+    """Start a thread that, every ``every`` seconds, collects cyclic garbage and hands freed memory back to the
+    system, where the C library can (``malloc_trim`` is glibc's; elsewhere the allocator decides)."""
     trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
-    if trim is None:
-        return False
 
-    def trim_forever() -> None:
+    def tidy_forever() -> None:
         while True:
             time.sleep(every)
-            trim(0)  # ctypes lets go of the GIL meanwhile
+            gc.collect()
+            if trim is not None:
+                trim(0)  # about a millisecond when nothing was freed; ctypes lets go of the GIL meanwhile
 
-    threading.Thread(target=trim_forever, name="return-freed-memory", daemon=True).start()
-    return True
+    threading.Thread(target=tidy_forever, name="keep-memory-tidy", daemon=True).start()
 
 
 def main(argv: list[str]) -> None:
     script, options = (argv[0], argv[1:]) if argv and not argv[0].startswith("-") else ("app.py", argv)
     limit_threads()
     preload()
-    return_freed_memory()
+    keep_memory_tidy()
     from streamlit.web import cli
 
     cli.main(["run", script, *OPTIONS, *options], prog_name="streamlit")  # later options override OPTIONS

@@ -6,7 +6,7 @@ model, seeds and settings so that little is shared. Users speak the browser's we
 Passes when no session sees an exception or an error message, every change of a control changes what is shown,
 Home says every model's weights in memory are unchanged since loading, and the server's memory after the last
 round is within 10% of its level after the first (warm) round, each read once the class is quiet and the server
-has had time to give freed memory back (``explorer.serve.TRIM_SECONDS``). Prints p50 and p95 of each page's open
+has had time to give freed memory back (``explorer.serve.TIDY_SECONDS``). Prints p50 and p95 of each page's open
 and update times and writes them to artifacts/load.txt. ``LOAD_USERS=30 ./test.sh tests/load`` is a bigger class.
 """
 
@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from explorer.serve import TRIM_SECONDS
+from explorer.serve import TIDY_SECONDS
 from tests.e2e.harness import ROOT, rss_mib, running_server
 
 from .session import Run, Session
@@ -70,7 +70,7 @@ class Classroom:
 
     def read_memory(self) -> None:
         self.busy_memory.append(rss_mib(self.pid))
-        time.sleep(3 * TRIM_SECONDS)
+        time.sleep(3 * TIDY_SECONDS)
         self.memory.append(rss_mib(self.pid))
 
     def user(self, number: int) -> None:

@@ -228,11 +228,20 @@ class Flow(GenerativeModel):
 
     def forward(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Continuous images y (N, 1, 28, 28) in (0, 1) -> z (N, 784) and log|det dz/dy| (N,)."""
+        return self.upper(*self.lower(y))
+
+    def lower(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first half of ``forward``, up to level 1's output h (N, 4, 14, 14), with log|det dh/dy| (N,): most of
+        its work, as level 1 runs on four times the positions of level 2."""
         h, log_det = self._logit(y)
         h = squeeze(h)  # (N, 4, 14, 14)
         for step in self.level1:
             h, ld = step(h)
             log_det = log_det + ld
+        return h, log_det
+
+    def upper(self, h: torch.Tensor, log_det: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rest of ``forward``: level 1's output h and the log-det so far -> z (N, 784) and the whole log-det."""
         h, z1, ld = self.factor_out(h)  # h, z1: (N, 2, 14, 14)
         log_det = log_det + ld
         h = squeeze(h)  # (N, 8, 7, 7)

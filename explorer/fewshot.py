@@ -64,29 +64,30 @@ class Reference:
 def reference(nines: torch.Tensor, classifier: torch.nn.Module | None = None, flow: Flow | None = None,
               seed: int = 0) -> Reference:
     """Score once per checkpoint set what every few-shot run is compared with (seconds on a CPU)."""
-    lower = flow_lower(flow, nines, seed) if flow is not None else None
-    z, log_det = flow_upper(flow, *lower) if flow is not None else (None, None)
+    lower = z = log_det = None
+    if flow is not None:
+        lower = flow_lower(flow, nines, seed)
+        z, log_det = flow_upper(flow, *lower)
     features = metrics.features(classifier, nines) if classifier is not None else None
     return Reference(nines.cpu(), features, z, log_det, lower)
 
 
-@torch.no_grad()
-def flow_lower(flow: Flow, x: torch.Tensor, seed: int = 0,
-               batch_size: int = metrics.BATCH) -> tuple[torch.Tensor, torch.Tensor]:
+def flow_lower(flow: Flow, x: torch.Tensor, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Images dequantized with seeded noise, through ``flow.lower``: (N, 4, 14, 14) and log-dets (N,), on the CPU."""
     generator = torch.Generator().manual_seed(seed)
-    outs = [flow.lower(flow.dequantize(x[i:i + batch_size].to(flow.device), generator))
-            for i in range(0, len(x), batch_size)]
-    return torch.cat([h for h, _ in outs]).cpu(), torch.cat([ld for _, ld in outs]).cpu()
+    return _in_batches(lambda batch: flow.lower(flow.dequantize(batch, generator)), flow.device, x)
+
+
+def flow_upper(flow: Flow, h: torch.Tensor, log_det: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``flow_lower``'s output through the rest of ``flow``: codes z (N, 784) and log|det dz/dy| (N,), on the CPU."""
+    return _in_batches(flow.upper, flow.device, h, log_det)
 
 
 @torch.no_grad()
-def flow_upper(flow: Flow, h: torch.Tensor, log_det: torch.Tensor,
-               batch_size: int = metrics.BATCH) -> tuple[torch.Tensor, torch.Tensor]:
-    """``flow_lower``'s output through the rest of ``flow``: codes z (N, 784) and log|det dz/dy| (N,), on the CPU."""
-    outs = [flow.upper(h[i:i + batch_size].to(flow.device), log_det[i:i + batch_size].to(flow.device))
-            for i in range(0, len(h), batch_size)]
-    return torch.cat([z for z, _ in outs]).cpu(), torch.cat([ld for _, ld in outs]).cpu()
+def _in_batches(fn, device: torch.device, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``fn`` over batches of ``tensors`` (rows in order) on ``device``; its outputs concatenated on the CPU."""
+    outs = [fn(*(t[i:i + metrics.BATCH].to(device) for t in tensors)) for i in range(0, len(tensors[0]), metrics.BATCH)]
+    return tuple(torch.cat(parts).cpu() for parts in zip(*outs))
 
 
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:

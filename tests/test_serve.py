@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.serve import OPTIONS, PRELOADED
+from explorer.serve import PRELOADED
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,7 +102,3 @@ def test_the_server_collects_garbage_and_gives_freed_memory_back():
         pytest.skip("this C library has no malloc_trim (it is glibc's)")
     assert idle > before - 20  # glibc alone keeps what was freed...
     assert after < before - 100, (before, idle, after)  # ...until the server gives it back
-
-
-def test_streamlit_does_not_collect_after_every_run():
-    assert OPTIONS[OPTIONS.index("--runner.postScriptGC") + 1] == "false"

@@ -44,7 +44,7 @@ def run(device: str | None = None, quick: bool = False) -> str:
             for method, label in embed.METHODS.items():
                 settings = embed.settings_for(method)
                 first = once(embed.projection, ckpt.model, name, ckpt.sha256, method, settings, n=n)
-                cached = median_seconds(lambda: embed.lookup(name, ckpt.sha256, method, settings, n=n))
+                cached = median_seconds(lambda: embed.read(embed.stored(name, ckpt.sha256, method, settings, n=n)))
                 rows.append([name, codes, f"{label} from the codes", *seconds(first), f"{1e3 * cached:.1f}"])
     return (f"Embeddings of {n:,} test images on {describe(device)} (seconds; the first computation is written "
             "to the cache, the cached load reads it back)\n\n"

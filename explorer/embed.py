@@ -11,6 +11,7 @@ the process when two threads run UMAP at once, umap-learn issue 665).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -41,6 +42,10 @@ NEIGHBOURS = 10  # for the clustering summary of a map
 
 Progress = Callable[[float, str], None]
 _heavy = threading.Lock()
+# numpy parses each stored array's header with ast.literal_eval, and CPython 3.11 counts AST depth once per
+# interpreter, so two threads parsing at once can fail ("SystemError: AST constructor recursion depth mismatch",
+# seen with 20 users on Embeddings): stored arrays are read one at a time.
+_numpy_reading = threading.Lock()
 
 
 def _call(fn, *args):
@@ -83,13 +88,24 @@ def cache_root() -> Path:
     return cache_dir() / "embeddings"
 
 
-def lookup(name: str, sha256: str, method: str, settings: dict, seed: int = 0, n: int = TEST_SIZE) -> Projection | None:
-    """The stored projection, shipped first, then cached; None if it has not been computed yet."""
+def stored(name: str, sha256: str, method: str, settings: dict, seed: int = 0, n: int = TEST_SIZE) -> Path | None:
+    """Where the projection is stored, shipped first, then cached; None if it has not been computed yet."""
     file = file_name(name, sha256, method, settings, seed, n)
-    for folder in (shipped_dir(), cache_root()):
-        if (folder / file).exists():
-            return read(folder / file)
-    return None
+    return next((folder / file for folder in (shipped_dir(), cache_root()) if (folder / file).exists()), None)
+
+
+def lookup(name: str, sha256: str, method: str, settings: dict, seed: int = 0, n: int = TEST_SIZE) -> Projection | None:
+    """The stored projection, read from disk once per process and shared read-only; None if not computed yet."""
+    path = stored(name, sha256, method, settings, seed, n)
+    return _remembered(path, path.stat().st_mtime_ns) if path else None
+
+
+@functools.lru_cache(maxsize=64)
+def _remembered(path: Path, mtime_ns: int) -> Projection:
+    """``read(path)``, kept; the file's modification time is part of the key, so a rewritten file is read again."""
+    result = read(path)
+    result.coords.flags.writeable = result.labels.flags.writeable = False
+    return result
 
 
 def projection(model, name: str, sha256: str, method: str, settings: dict, seed: int = 0, n: int = TEST_SIZE,
@@ -125,7 +141,8 @@ def stored_codes(name: str, sha256: str, n: int = TEST_SIZE) -> np.ndarray | Non
     """The first ``n`` test images' codes (n, latent_dim) float32 if stored (shipped first, then cached), else None."""
     for folder in (shipped_dir(), cache_root()):
         if (folder / codes_name(name, sha256, n)).exists():
-            return np.load(folder / codes_name(name, sha256, n), allow_pickle=False)
+            with _numpy_reading:
+                return np.load(folder / codes_name(name, sha256, n), allow_pickle=False)
     return None
 
 
@@ -209,10 +226,10 @@ def _temporary(path: Path) -> Path:
 
 
 def read(path: Path) -> Projection:
-    """A stored projection (no pickles are loaded)."""
-    with np.load(path, allow_pickle=False) as stored:
-        return Projection(stored["coords"].astype(np.float32), stored["labels"].astype(np.int64),
-                          float(stored["seconds"]), path)
+    """A stored projection from disk (no pickles are loaded)."""
+    with _numpy_reading, np.load(path, allow_pickle=False) as arrays:
+        return Projection(arrays["coords"].astype(np.float32), arrays["labels"].astype(np.int64),
+                          float(arrays["seconds"]), path)
 
 
 def selected_rows(points: list[dict], trace_rows: list[np.ndarray] | None = None) -> list[int]:

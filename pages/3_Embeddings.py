@@ -27,7 +27,7 @@ PERPLEXITY = (5, 10, 20, 30, 50, 100)
 
 def method_ui(name: str, sha: str) -> str:
     """The projection method; on first visit, the first one already computed for this model (so the page opens at once)."""
-    ready = [m for m in embed.METHODS if embed.lookup(name, sha, m, embed.settings_for(m))]
+    ready = [m for m in embed.METHODS if embed.stored(name, sha, m, embed.settings_for(m))]
     default = (ready or ["pca"])[0]
     return ui.linked(st.sidebar.radio, "Projection", list(embed.METHODS), index=list(embed.METHODS).index(default),
                             format_func=embed.METHODS.get, key="method", horizontal=True,

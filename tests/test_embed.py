@@ -1,5 +1,6 @@
 """explorer.embed: projections, the on-disk cache (shipped first), selections mapped back to rows, precompute."""
 
+import os
 import shutil
 
 import numpy as np
@@ -129,6 +130,20 @@ def test_shipped_projections_come_first(vae):
     found = embed.lookup("vae", vae.sha256, "umap", settings, n=N)
     assert found.path == shipped and found.seconds == 2.0 and (found.coords == 1).all()
     assert found.coords.dtype == np.float32 and found.labels.dtype == np.int64
+
+
+def test_a_stored_map_is_read_once_and_shared_read_only(vae, monkeypatch):
+    settings, labels = embed.settings_for("pca"), load_mnist("test").labels[:N].numpy()
+    path = embed.cache_root() / embed.file_name("vae", vae.sha256, "pca", settings, n=N)
+    embed.write(path, np.zeros((N, 2)), labels, 1.0)
+    reads = []
+    monkeypatch.setattr(embed, "read", lambda p, real=embed.read: reads.append(p) or real(p))
+    first = embed.lookup("vae", vae.sha256, "pca", settings, n=N)
+    assert embed.lookup("vae", vae.sha256, "pca", settings, n=N) is first and reads == [path]
+    assert not first.coords.flags.writeable and not first.labels.flags.writeable
+    embed.write(path, np.ones((N, 2)), labels, 2.0)  # computed again: the new file is read
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # as if written a second later
+    assert (embed.lookup("vae", vae.sha256, "pca", settings, n=N).coords == 1).all() and len(reads) == 2
 
 
 def test_stored_codes_decode_without_encoding(vae):

@@ -50,7 +50,12 @@ def preload() -> int:
 def limit_threads() -> None:
     """Half the cores for torch, unless ``OMP_NUM_THREADS`` says otherwise; before torch loads, as every thread
     that OpenMP starts (Streamlit runs each session's script in its own) reads its count from the environment."""
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))
+    os.environ.setdefault("OMP_NUM_THREADS", str(half_the_cores()))
+
+
+def half_the_cores() -> int:
+    """Torch's threads per call, and how many fine-tunes run at once (``ui.training_slots``)."""
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 def keep_memory_tidy(every: float = TIDY_SECONDS) -> None:

@@ -7,7 +7,6 @@ frozen weights, and are shared by every session: pages read them, never train, m
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from functools import partial
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 
 from . import checkpoints, data, images
 from .device import describe, pick_device, serving_layout
+from .serve import half_the_cores
 
 # The checkpoints the product ships, in the order the app lists them.
 SHIPPED = ("flow", "vae", "vae2", "gan", "classifier")
@@ -50,7 +50,7 @@ device_lock = threading.Lock()
 # turns, on half the cores: each holds a copy of the flow with its optimiser and activations, so a class
 # fine-tuning at once stays within a bounded memory, the first in the queue finish first, and the other cores
 # keep every other page answering.
-training_slots = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
+training_slots = threading.BoundedSemaphore(half_the_cores())
 
 
 def page_setup(script: str) -> None:

@@ -6,7 +6,7 @@ import argparse
 import importlib
 import inspect
 
-BENCHMARKS = ("models", "pages", "embeddings", "training", "latency", "server", "floor")
+BENCHMARKS = ("models", "pages", "embeddings", "training", "flow_designs", "latency", "server", "floor")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -15,6 +15,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer images, steps and changes")
     parser.add_argument("--changes", type=int, default=20, help="latency: control changes per page")
+    parser.add_argument("--minutes", type=float, default=10.0, help="flow_designs: training minutes per design")
     args = parser.parse_args(argv)
     unknown = set(args.names) - set(BENCHMARKS)
     if unknown:

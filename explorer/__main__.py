@@ -132,7 +132,7 @@ def _fewshot(args: argparse.Namespace) -> None:
         models[need] = load(need)
     examples = few_shot(load_mnist("train"), HELD_OUT_DIGIT, args.k, args.seed).as_float()
     nines = load_mnist("test").held_out().as_float()
-    ref = fewshot.reference(nines, models["classifier"], models["flow"] if args.score else None)
+    ref = fewshot.reference(nines, models["classifier"], models["flow"])  # a fine-tune scores the 9s through the flow
     result = fewshot.run(args.method, examples, ref, **models, n=args.n, dim=args.dim, seed=args.seed,
                          temperature=args.temperature, steps=args.steps)
     np.save(args.out, result.samples.astype(np.float32))

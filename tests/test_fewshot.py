@@ -1,6 +1,7 @@
 """Few-shot methods: shapes and ranges, seeds, the shared flow left untouched, scores that mean what they say."""
 
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -113,14 +114,24 @@ def test_scores_without_a_classifier_leave_its_numbers_out(examples, ref):
     assert result.scores.share_nine is None and result.scores.frechet is None
 
 
-def test_cli_writes_the_samples(tiny_checkpoints, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("score", [False, True])
+@pytest.mark.parametrize("method", fewshot.METHODS)
+def test_cli_writes_the_samples_of_every_method(method, score, tiny_checkpoints, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(tiny_checkpoints))
     out = tmp_path / "nines.npy"
-    cli(["fewshot", "--method", "vae", "--k", "5", "--seed", "2", "--n", "6", "--out", str(out)])
+    cli(["fewshot", "--method", method, "--k", "5", "--seed", "2", "--n", "6", "--steps", "2", "--out", str(out)]
+        + (["--score"] if score else []))
     samples = np.load(out)
     assert samples.shape == (6, 28, 28) and samples.dtype == np.float32
     assert samples.min() >= 0 and samples.max() <= 1
-    assert "wrote 6 few-shot 9s" in capsys.readouterr().err
+    printed, told = capsys.readouterr()
+    assert "wrote 6 few-shot 9s" in told
+    if score:
+        row = json.loads(printed)
+        assert row["method"] == method and 0 <= row["share_nine"] <= 1 and row["frechet"] >= 0
+        assert (row["likelihood"] is None) == (method == "vae")
+    else:
+        assert printed == ""
 
 
 def test_transfer_records_its_training_and_scores_the_test_nines(models, examples, ref):

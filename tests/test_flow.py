@@ -34,7 +34,8 @@ def flow(digits):
     return _randomised(model).eval()
 
 
-@pytest.mark.parametrize("layer", [ActNorm(4), InvConv1x1(4), AffineCoupling(4, 8), FlowStep(8, 8)])
+@pytest.mark.parametrize("layer", [ActNorm(4), InvConv1x1(4), AffineCoupling(4, 8), AffineCoupling(4, 8, "gated", 1),
+                                   FlowStep(8, 8), FlowStep(8, 8, "gated", 2)])
 @pytest.mark.parametrize("shape", [(3, 14, 14), (3, 7, 7)])
 def test_layer_inverts_and_log_dets_cancel(layer, shape):
     channels = layer.bias.shape[1] if isinstance(layer, ActNorm) else 8 if isinstance(layer, FlowStep) else 4
@@ -60,9 +61,10 @@ def test_flow_inverts_within_1e_4(flow, digits):
     assert torch.allclose(forward_log_det + inverse_log_det, torch.zeros(16), atol=1e-2)
 
 
-def test_log_det_matches_autograd_jacobian(digits):
+@pytest.mark.parametrize("coupling", ["plain", "gated"])
+def test_log_det_matches_autograd_jacobian(digits, coupling):
     torch.manual_seed(1)
-    model = Flow(FlowConfig(steps_per_level=1, hidden_channels=4)).double()
+    model = Flow(FlowConfig(steps_per_level=1, hidden_channels=4, coupling=coupling, blocks=1)).double()
     model.initialize(digits.double())
     model = _randomised(model).eval()
     y = Flow.dequantize(digits[:1].double(), torch.Generator().manual_seed(1))
@@ -93,6 +95,23 @@ def test_dry_run_trains_and_writes_a_checkpoint(tmp_path):
     assert len(bpd) == 40 and bpd[-5:].mean() < bpd[:5].mean() - 0.05
     assert ckpt.card["classes"] == list(range(9)) and ckpt.card["steps"] == 40
     assert set(ckpt.card["metrics"]) == {"test_bpd_digits_0_8", "test_bpd_digit_9"}
+
+
+def test_gated_coupling_bounds_its_scale():
+    coupling = AffineCoupling(4, 8, "gated", 1)
+    with torch.no_grad():
+        coupling.net[-1].scale.fill_(2.0)  # a zero-initialised output layer made loud
+        coupling.net[-1].conv.weight.normal_(0, 10.0)
+    log_scale, _ = coupling._log_scale_shift(torch.randn(3, 2, 7, 7))
+    assert log_scale.abs().max() <= torch.exp(coupling.log_bound).max() + 1e-6
+
+
+def test_mixed_precision_dry_run_trains_a_gated_flow(tmp_path):
+    train_flow.main(["--dry-run", "--steps", "40", "--coupling", "gated", "--blocks", "1", "--amp",
+                     "--out", str(tmp_path), "--runs", str(tmp_path)])
+    ckpt = checkpoints.load("flow", tmp_path)
+    bpd = checkpoints.load_history(ckpt.card, tmp_path)["bpd"]
+    assert ckpt.model.config.coupling == "gated" and bpd[-5:].mean() < bpd[:5].mean() - 0.05
 
 
 def test_distributed_dry_run_on_two_cpu_processes(tmp_path):

@@ -40,6 +40,11 @@ class FlowConfig:
     steps_per_level: int = 8
     hidden_channels: int = 128
     alpha: float = 0.05  # logit transform: p = alpha + (1 - 2 alpha) x, as in RealNVP
+    # "plain": Glow's coupling net (3x3, 1x1, 3x3 convolutions) and sigmoid scale.
+    # "gated": gated residual blocks with channel layer norm and a tanh-bounded scale, as in Flow++
+    # (Ho et al. 2019, https://arxiv.org/abs/1902.00275); the bound keeps the inverse from blowing up.
+    coupling: str = "plain"
+    blocks: int = 2  # gated residual blocks per coupling net ("gated" only)
 
 
 def squeeze(x: torch.Tensor) -> torch.Tensor:
@@ -105,7 +110,8 @@ class InvConv1x1(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         log_det = self.log_s.sum() * x.shape[2] * x.shape[3]
-        return F.conv2d(x, self.weight()[:, :, None, None]), log_det.expand(x.shape[0])
+        with torch.autocast(x.device.type, enabled=False):  # the bijection stays float32 under mixed precision
+            return F.conv2d(x, self.weight()[:, :, None, None]), log_det.expand(x.shape[0])
 
     def inverse(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         log_det = -self.log_s.sum() * y.shape[2] * y.shape[3]
@@ -127,38 +133,73 @@ class ZeroConv(nn.Module):
         return self.conv(x) * torch.exp(3 * self.scale)
 
 
+def concat_elu(x: torch.Tensor) -> torch.Tensor:
+    """ELU of x and of -x side by side: a nonlinearity that keeps the information of both signs."""
+    return F.elu(torch.cat([x, -x], dim=1))
+
+
+class GatedBlock(nn.Module):
+    """x + a * sigmoid(b) from a 3x3 and a 1x1 convolution, then a layer norm over the channels at each position."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(2 * channels, channels, 3, padding=1)
+        self.gate = nn.Conv2d(2 * channels, 2 * channels, 1)
+        self.norm = nn.LayerNorm(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        value, gate = self.gate(concat_elu(self.conv(concat_elu(x)))).chunk(2, dim=1)
+        x = x + value * torch.sigmoid(gate)
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
 class AffineCoupling(nn.Module):
     """Keeps the first half of the channels and scales and shifts the second half by a function of the first."""
 
-    def __init__(self, channels: int, hidden: int):
+    def __init__(self, channels: int, hidden: int, kind: str = "plain", blocks: int = 2):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(channels // 2, hidden, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(hidden, hidden, 1), nn.ReLU(),
-            ZeroConv(hidden, channels),
-        )
+        self.kind = kind
+        if kind == "plain":
+            self.net = nn.Sequential(
+                nn.Conv2d(channels // 2, hidden, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(hidden, hidden, 1), nn.ReLU(),
+                ZeroConv(hidden, channels),
+            )
+        elif kind == "gated":
+            self.net = nn.Sequential(
+                nn.Conv2d(channels // 2, hidden, 3, padding=1),
+                *[GatedBlock(hidden) for _ in range(blocks)],
+                nn.ELU(), ZeroConv(hidden, channels),
+            )
+            self.log_bound = nn.Parameter(torch.zeros(1, channels // 2, 1, 1))
+        else:
+            raise ValueError(f"unknown coupling {kind!r}; known: plain, gated")
 
-    def _scale_shift(self, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.net(kept)
-        return torch.sigmoid(h[:, 1::2] + 2.0), h[:, 0::2]  # Glow's sigmoid scale, near 1 at the start
+    def _log_scale_shift(self, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.net(kept).float()  # the net may run in bf16 (autocast); the bijection stays float32
+        if self.kind == "plain":
+            return F.logsigmoid(h[:, 1::2] + 2.0), h[:, 0::2]  # Glow's sigmoid scale, near 1 at the start
+        bound = torch.exp(self.log_bound)  # |log scale| < bound, learned per channel
+        return bound * torch.tanh(h[:, 1::2] / bound), h[:, 0::2]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         kept, changed = x.chunk(2, dim=1)
-        scale, shift = self._scale_shift(kept)
-        changed = (changed + shift) * scale
-        return torch.cat([kept, changed], dim=1), torch.log(scale).flatten(1).sum(1)
+        log_scale, shift = self._log_scale_shift(kept)
+        changed = (changed + shift) * torch.exp(log_scale)
+        return torch.cat([kept, changed], dim=1), log_scale.flatten(1).sum(1)
 
     def inverse(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         kept, changed = y.chunk(2, dim=1)
-        scale, shift = self._scale_shift(kept)
-        changed = changed / scale - shift
-        return torch.cat([kept, changed], dim=1), -torch.log(scale).flatten(1).sum(1)
+        log_scale, shift = self._log_scale_shift(kept)
+        changed = changed * torch.exp(-log_scale) - shift
+        return torch.cat([kept, changed], dim=1), -log_scale.flatten(1).sum(1)
 
 
 class FlowStep(nn.Module):
-    def __init__(self, channels: int, hidden: int):
+    def __init__(self, channels: int, hidden: int, coupling: str = "plain", blocks: int = 2):
         super().__init__()
-        self.layers = nn.ModuleList([ActNorm(channels), InvConv1x1(channels), AffineCoupling(channels, hidden)])
+        self.layers = nn.ModuleList([ActNorm(channels), InvConv1x1(channels),
+                                     AffineCoupling(channels, hidden, coupling, blocks)])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         log_det = 0
@@ -183,7 +224,7 @@ class FactorOut(nn.Module):
         self.prior = ZeroConv(channels // 2, channels)
 
     def _mean_logs(self, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.prior(kept)
+        h = self.prior(kept).float()
         return h[:, 0::2], h[:, 1::2]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -207,10 +248,10 @@ class Flow(GenerativeModel):
     def __init__(self, config: FlowConfig):
         super().__init__()
         self.config = config
-        k, hidden = config.steps_per_level, config.hidden_channels
-        self.level1 = nn.ModuleList([FlowStep(4, hidden) for _ in range(k)])  # on 4 x 14 x 14
+        k, hidden, net = config.steps_per_level, config.hidden_channels, (config.coupling, config.blocks)
+        self.level1 = nn.ModuleList([FlowStep(4, hidden, *net) for _ in range(k)])  # on 4 x 14 x 14
         self.factor_out = FactorOut(4)
-        self.level2 = nn.ModuleList([FlowStep(8, hidden) for _ in range(k)])  # on 8 x 7 x 7
+        self.level2 = nn.ModuleList([FlowStep(8, hidden, *net) for _ in range(k)])  # on 8 x 7 x 7
 
     # -- the bijection between continuous images y in (0, 1) and z -----------------------------------
 

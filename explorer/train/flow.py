@@ -63,11 +63,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps-per-level", type=int, default=defaults.steps_per_level)
     parser.add_argument("--hidden-channels", type=int, default=defaults.hidden_channels)
     parser.add_argument("--alpha", type=float, default=defaults.alpha)
+    parser.add_argument("--coupling", choices=("plain", "gated"), default=defaults.coupling)
+    parser.add_argument("--blocks", type=int, default=defaults.blocks)
     add_common_args(parser, epochs=30, batch_size=64, lr=1e-3)
     args = parser.parse_args(argv)
     if args.dry_run:
         args.steps_per_level, args.hidden_channels, args.steps = 2, 16, args.steps or 30
-    config = FlowConfig(steps_per_level=args.steps_per_level, hidden_channels=args.hidden_channels, alpha=args.alpha)
+    config = FlowConfig(steps_per_level=args.steps_per_level, hidden_channels=args.hidden_channels, alpha=args.alpha,
+                        coupling=args.coupling, blocks=args.blocks)
     ctx = make_context(args)
     first = load_mnist("train").seen().as_float(ctx.device)[:512]
     fit(FlowTask(config, args, ctx, first), args, ctx)

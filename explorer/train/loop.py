@@ -72,7 +72,7 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int, batch_size:
     parser.add_argument("--snapshot-minutes", type=float, default=5.0)
     parser.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall-clock time")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing snapshot instead of resuming")
-    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA")
+    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA, or a CPU with bf16 instructions)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the training modules")
     parser.add_argument("--dry-run", action="store_true", help="tiny data, a few steps, seconds; writes to --out")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many steps (dry runs)")
@@ -101,7 +101,7 @@ class Context:
         return torch.compile(module) if self.compile else module
 
     def autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp and self.device.type == "cuda")
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
 
 def make_context(args: argparse.Namespace) -> Context:

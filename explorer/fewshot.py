@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import images, metrics
+from . import images, judge, metrics
 from .data import HELD_OUT_DIGIT
 from .latent import SubspaceGaussian, fit_gaussian
 from .models.base import GenerativeModel
@@ -159,6 +159,7 @@ class Scores:
     likelihood: float | None  # of the test 9s, in the unit below; None where the method has none
     likelihood_unit: str | None
     invalid: int = 0  # samples with pixels that did not decode to finite values (set black)
+    static: int = 0  # samples noisier than any handwritten digit (``judge``): never counted as a 9
 
 
 def nearest_distance(x: torch.Tensor, examples: torch.Tensor) -> float:
@@ -169,14 +170,15 @@ def nearest_distance(x: torch.Tensor, examples: torch.Tensor) -> float:
 def score(samples: torch.Tensor, examples: torch.Tensor, ref: Reference, classifier: torch.nn.Module | None,
           likelihood: tuple[float, str] | None = None) -> Scores:
     share = frechet = None
+    static = judge.is_static(samples)
     if classifier is not None:
         probs, feats = metrics.classify(classifier, samples)
-        share = float((probs.argmax(1) == HELD_OUT_DIGIT).float().mean())
+        share = float(((probs.argmax(1) == HELD_OUT_DIGIT) & ~static).float().mean())
         if ref.features is not None:
             frechet = metrics.frechet_distance(feats, ref.features)
     value, unit = likelihood or (None, None)
     return Scores(share, frechet, nearest_distance(samples, examples), nearest_distance(ref.nines, examples),
-                  value, unit)
+                  value, unit, static=int(static.sum()))
 
 
 def pixel_likelihood(gaussian: SubspaceGaussian, ref: Reference) -> tuple[float, str] | None:

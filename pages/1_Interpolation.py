@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from explorer import data, images, latent, metrics, plots, ui
+from explorer import data, images, judge, latent, metrics, plots, ui
 
 ui.page_setup(__file__)
 st.title("Interpolation")
@@ -186,7 +186,10 @@ else:
     show_digits(pictures, labels + ["? = c + (b − a)"])
     if classifier is not None:
         probs = probabilities(classifier.sha256, (model.sha256, picks, "analogy"), classifier.model, answer[3:])[0]
-        st.caption(f"The classifier reads the answer as {probs.argmax()} ({probs.max():.0%} sure).")
+        reading = judge.readings(probs[None], answer[3:])[0]
+        st.caption("The answer is static, noisier than any handwritten digit: not a digit, so no reading."
+                   if reading == judge.STATIC else
+                   f"The classifier reads the answer as {probs.argmax()} ({probs.max():.0%} sure).")
     model_versions(model, answer[:3], list("abc"))
     st.download_button("Download PNG", images.png_bytes(images.grid(pictures, ncols=4, scale=4)),
                        file_name=f"analogy_{model.name}.png", mime="image/png", on_click="ignore")

@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from explorer import images, metrics, ui
+from explorer import images, judge, metrics, ui
 from explorer.data import HELD_OUT_DIGIT
 
 ui.page_setup(__file__)
@@ -36,12 +36,15 @@ def probabilities(classifier_sha: str, samples_key: tuple, _classifier, _samples
     return ui.on_device(metrics.predict_proba, _classifier, torch.from_numpy(_samples)[:, None]).numpy()
 
 
-def counts_chart(predicted: np.ndarray) -> go.Figure:
-    counts = np.bincount(predicted, minlength=10)
-    colours = ["#d62728" if d == HELD_OUT_DIGIT else "#1f77b4" for d in range(10)]
-    figure = go.Figure(go.Bar(x=list(range(10)), y=counts, marker_color=colours, text=counts, textposition="outside"))
-    figure.update_layout(height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis={"dtick": 1, "title": "digit"},
-                         yaxis={"title": "samples", "range": [0, max(counts.max(), 1) * 1.2]})
+def counts_chart(predicted: np.ndarray, static: np.ndarray) -> go.Figure:
+    """Samples per digit the classifier reads, static (no reading) in its own grey bar."""
+    counts = [*np.bincount(predicted[~static], minlength=10), int(static.sum())]
+    colours = ["#d62728" if d == HELD_OUT_DIGIT else "#1f77b4" for d in range(10)] + ["#7f7f7f"]
+    figure = go.Figure(go.Bar(x=[str(d) for d in range(10)] + [judge.STATIC], y=counts, marker_color=colours,
+                              text=counts, textposition="outside"))
+    figure.update_layout(height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                         xaxis={"type": "category", "title": "reading"},
+                         yaxis={"title": "samples", "range": [0, max(max(counts), 1) * 1.2]})
     return figure
 
 
@@ -59,16 +62,18 @@ def grid_panel(pictures: np.ndarray, key: tuple, caption: str, stem: str) -> Non
     predicted = probs.argmax(1)
     left, right = st.columns([3, 1])
     with left:
-        picture = images.labelled_grid(pictures, [f"{d}  {p:.0%}" for d, p in zip(predicted, probs.max(1))],
-                                       ncols=ncols, scale=scale)
-        st.image(picture, caption=caption + " Under each: the digit the classifier reads, and its confidence.",
+        picture = images.labelled_grid(pictures, judge.readings(probs, pictures), ncols=ncols, scale=scale)
+        st.image(picture, caption=caption + " Under each: the digit the classifier reads, and its confidence, "
+                 "or 'static' where the image is noisier than any handwritten digit.",
                  output_format="PNG", clamp=True)
         st.download_button("Download PNG", images.png_bytes(picture), file_name=f"{stem}_labelled.png",
                            mime="image/png", on_click="ignore", key="download-labelled")
     with right:
-        st.plotly_chart(counts_chart(predicted), key="counts")
-        nines = int((predicted == HELD_OUT_DIGIT).sum())
-        st.caption(f"{nines} of {len(predicted)} samples read as {HELD_OUT_DIGIT}, a digit this model never saw.")
+        static = judge.is_static(pictures).numpy()
+        st.plotly_chart(counts_chart(predicted, static), key="counts")
+        nines = int(((predicted == HELD_OUT_DIGIT) & ~static).sum())
+        st.caption(f"{nines} of {len(predicted)} samples read as {HELD_OUT_DIGIT}, a digit this model never saw."
+                   + (f" {static.sum()} are static, noisier than any handwritten digit: no reading." if static.any() else ""))
 
 
 model = ui.select_model()

@@ -200,6 +200,9 @@ def show_result(result: fewshot.Result, settings: dict) -> None:
     if s.invalid:
         st.caption(f":orange[{s.invalid} of {len(result.samples)} samples have pixels that did not decode to "
                    "finite values; those pixels are shown and scored as black.]")
+    if s.static:
+        st.caption(f":orange[{s.static} of {len(result.samples)} samples are static, noisier than any handwritten "
+                   "digit: their codes lie too far from anything the model learned to trust. None counts as a 9.]")
 
 
 def comparison(results: list[fewshot.Result]) -> pd.DataFrame:

@@ -140,3 +140,11 @@ def test_transfer_records_its_training_and_scores_the_test_nines(models, example
     assert tuned.test_bpd == pytest.approx(metrics.mean_bits_per_dim(tuned.flow, ref.nines, seed=0), abs=1e-4)
     again = fewshot.run("finetune", examples, ref, flow=models["flow"], n=4, tuned=tuned)
     assert again.scores.likelihood == tuned.test_bpd
+
+
+def test_static_samples_are_counted_and_never_called_nine(models, examples, ref):
+    noise = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    scores = fewshot.score(torch.cat([noise, examples[:4]]), examples, ref, models["classifier"])
+    assert scores.static == 6
+    called = (metrics.predict_proba(models["classifier"], examples[:4]).argmax(1) == HELD_OUT_DIGIT).sum().item()
+    assert scores.share_nine == pytest.approx(called / 10)

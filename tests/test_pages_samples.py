@@ -51,8 +51,15 @@ def test_labels_name_every_sample(app, media):
     width, height = served_image(media, labelled).size
     assert width == 3 * (8 * 30 + 2) and height > width  # the same columns, plus a text strip under each row
     counts = series(plotly_figure(app, "counts")["data"][0])
-    assert counts.sum() == 64 and len(counts) == 10
+    assert counts.sum() == 64 and len(counts) == 11  # digits 0-9 and static
     assert "never saw" in texts(app.caption)
+
+
+def test_static_gets_no_reading(app):
+    app.sidebar.slider(key="temperature").set_value(1.5)  # the untrained test flow decodes such codes to noise
+    app.toggle(key="labels").set_value(True).run()
+    static = series(plotly_figure(app, "counts")["data"][0])[-1]
+    assert static > 0 and f"{static} are static" in texts(app.caption)
 
 
 def test_broken_classifier_only_disables_the_labels(broken_checkpoints, media):

@@ -120,10 +120,12 @@ def latent_gaussian(model: GenerativeModel, examples: torch.Tensor, dim: int, n:
 
 
 def finetune(flow: Flow, examples: torch.Tensor, *, steps: int = 60, lr: float = 1e-4, seed: int = FINETUNE_SEED,
-             progress: Callable[[int, float], None] | None = None) -> Flow:
+             progress: Callable[[int, float], None] | None = None,
+             watch: Callable[[int, Flow], None] | None = None, watch_at: frozenset[int] = frozenset()) -> Flow:
     """A copy of ``flow`` trained by maximum likelihood on ``examples`` with the ``FROZEN`` steps fixed.
 
-    ``progress(step, bits_per_dim)`` is called after every step. The shared model is only read.
+    ``progress(step, bits_per_dim)`` is called after every step, ``watch(step, copy)`` before the first step and
+    after each step in ``watch_at`` (0 is before training). The shared model is only read.
     """
     with torch.inference_mode(False), torch.enable_grad():
         tuned = copy.deepcopy(flow)
@@ -134,6 +136,8 @@ def finetune(flow: Flow, examples: torch.Tensor, *, steps: int = 60, lr: float =
         optimizer = torch.optim.Adam(trainable, lr=lr)
         x = examples.to(tuned.device).clone()
         generator = torch.Generator().manual_seed(seed)
+        if watch is not None and 0 in watch_at:
+            watch(0, tuned)
         for step in range(steps):
             noise = torch.rand(x.shape, generator=generator).to(x.device)
             loss = tuned.bits_per_dim(x, noise=noise).mean()
@@ -143,6 +147,8 @@ def finetune(flow: Flow, examples: torch.Tensor, *, steps: int = 60, lr: float =
             optimizer.step()
             if progress is not None:
                 progress(step + 1, loss.item())
+            if watch is not None and step + 1 in watch_at:
+                watch(step + 1, tuned)
     return tuned.eval().requires_grad_(False)
 
 
@@ -197,26 +203,50 @@ def latent_likelihood(gaussian: SubspaceGaussian, ref: Reference) -> tuple[float
 
 @dataclass(frozen=True)
 class Transfer:
-    """A fine-tuned copy of the flow, its bits/dim on the examples step by step, and the test 9s' bits/dim under it."""
+    """A fine-tuned copy of the flow, its bits/dim on the examples step by step, and the test 9s' bits/dim under it.
+
+    ``curve`` watches it learn: at a few steps, the share of ``CURVE_SAMPLES`` fixed samples the classifier calls 9
+    (None without a classifier) and the test 9s' bits/dim.
+    """
 
     flow: Flow
     test_bpd: float
     history: tuple[float, ...]
+    curve: tuple[tuple[int, float | None, float], ...] = ()
 
 
-def transfer(flow: Flow, examples: torch.Tensor, ref: Reference, *, steps: int = 60,
+CURVE_SAMPLES = 64
+CURVE_POINTS = 6
+
+
+def transfer(flow: Flow, examples: torch.Tensor, ref: Reference, *, steps: int = 60, lr: float = 1e-4,
+             classifier: torch.nn.Module | None = None,
              progress: Callable[[int, float], None] | None = None) -> Transfer:
     """Fine-tune a copy of ``flow`` on ``examples`` and score the real test 9s under it (the slow part: cache it)."""
-    history = []
+    history, curve = [], []
+    codes = flow.sample_latent(CURVE_SAMPLES, 1.0, torch.Generator().manual_seed(0))
 
     def record(step: int, bpd: float) -> None:
         history.append(bpd)
         if progress is not None:
             progress(step, bpd)
 
-    tuned = finetune(flow, examples.cpu(), steps=steps, progress=record)
-    z, log_det = flow_upper(tuned, *ref.flow_lower)  # the frozen steps' part is the shared flow's
-    return Transfer(tuned, bits_per_dim(standard_normal_log_prob(z), log_det), tuple(history))
+    def test_bpd(tuned: Flow) -> float:
+        z, log_det = flow_upper(tuned, *ref.flow_lower)  # the frozen steps' part is the shared flow's
+        return bits_per_dim(standard_normal_log_prob(z), log_det)
+
+    def watch(step: int, tuned: Flow) -> None:
+        share = None
+        if classifier is not None:
+            with torch.no_grad():
+                samples = images.finite(tuned.decode(codes).float())[0]
+            probs = metrics.predict_proba(classifier, samples)
+            share = float(((probs.argmax(1) == HELD_OUT_DIGIT) & ~judge.is_static(samples)).float().mean())
+        curve.append((step, share, test_bpd(tuned)))
+
+    points = frozenset(round(steps * i / (CURVE_POINTS - 1)) for i in range(CURVE_POINTS))
+    tuned = finetune(flow, examples.cpu(), steps=steps, lr=lr, progress=record, watch=watch, watch_at=points)
+    return Transfer(tuned, curve[-1][2], tuple(history), tuple(curve))  # the curve ends at the last step
 
 
 @dataclass(frozen=True)
@@ -246,7 +276,7 @@ def run(method: str, examples: torch.Tensor, ref: Reference, *, flow: Flow | Non
         samples, gaussian = latent_gaussian(model, examples, dim, n, seed, temperature)
         likelihood = latent_likelihood(gaussian, ref) if method == "flow" else None
     else:
-        tuned = tuned or transfer(flow, examples, ref, steps=steps)
+        tuned = tuned or transfer(flow, examples, ref, steps=steps, classifier=classifier)
         samples = tuned.flow.sample(n, temperature, torch.Generator().manual_seed(seed)).cpu()
         likelihood = tuned.test_bpd, "bits/dim"
     samples, invalid = images.finite(samples.float())

@@ -157,13 +157,15 @@ def reference(classifier_sha: str | None, flow_sha: str | None, _nines, _classif
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def transfer(flow_sha: str, examples_key: str, steps: int, _flow, _examples, _ref) -> fewshot.Transfer:
+def transfer(flow_sha: str, classifier_sha: str | None, examples_key: str, steps: int, _flow, _classifier, _examples,
+             _ref) -> fewshot.Transfer:
     """A private fine-tuned copy of the flow, kept so that resampling it needs no retraining; outside the
     device lock, so other sessions are not blocked for its seconds of training, but in turn with other fine-tunes."""
     bar = st.progress(0.0, text="Fine-tuning a copy of the flow...")
     with ui.training_turn(lambda: bar.progress(0.0, text="Waiting for other users' fine-tunes to finish: "
                                                          "they take turns, so that each finishes sooner...")):
-        tuned = fewshot.transfer(_flow, _examples, _ref, steps=steps, progress=lambda step, bpd: bar.progress(
+        tuned = fewshot.transfer(_flow, _examples, _ref, steps=steps, classifier=_classifier,
+                                 progress=lambda step, bpd: bar.progress(
             step / steps, text=f"Fine-tuning: step {step}/{steps}, {bpd:.3f} bits/dim on the examples"))
     bar.progress(1.0, text=f"Fine-tuned a copy of the flow for {steps} steps on the {len(_examples)} examples "
                            f"(training noise seed {fewshot.FINETUNE_SEED}).")
@@ -203,6 +205,19 @@ def show_result(result: fewshot.Result, settings: dict) -> None:
     if s.static:
         st.caption(f":orange[{s.static} of {len(result.samples)} samples are static, noisier than any handwritten "
                    "digit: their codes lie too far from anything the model learned to trust. None counts as a 9.]")
+
+
+def show_curve(tuned: fewshot.Transfer) -> None:
+    """How the copy learns: the share of the same fixed codes' samples called 9, and the test 9s' bits/dim."""
+    steps, shares, test_bpd = zip(*tuned.curve)
+    st.caption(f"While it trains: the same {fewshot.CURVE_SAMPLES} codes decoded by the copy, the share called 9, "
+               "and the real test 9s' bits/dim. Both improve while it learns what 9s share; when the test 9s' "
+               "bits/dim turns up again, the copy is memorising its k examples.")
+    if shares[0] is not None:
+        st.line_chart(pd.DataFrame({"step": steps, "called 9 (%)": [100 * v for v in shares]}).set_index("step"),
+                      height=140, x_label="step", y_label="called 9 (%)")
+    st.line_chart(pd.DataFrame({"step": steps, "test 9s, bits/dim": test_bpd}).set_index("step"), height=140,
+                  x_label="step", y_label="bits/dim")
 
 
 def comparison(results: list[fewshot.Result]) -> pd.DataFrame:
@@ -252,7 +267,8 @@ results = []
 for column, method in zip(st.columns(len(runnable)), runnable):
     with column:
         steps = settings["steps"] if method == "finetune" else None
-        tuned = transfer(shas["flow"], key, steps, model_objects["flow"], examples, ref) if steps else None
+        tuned = transfer(shas["flow"], shas["classifier"], key, steps, model_objects["flow"],
+                         model_objects["classifier"], examples, ref) if steps else None
         config = (settings["n"], settings["dim"], settings["temperature"], settings["seed"], steps)
         result = generate(method, shas, key, config, examples, ref, model_objects, tuned)
         show_result(result, settings)
@@ -262,6 +278,7 @@ for column, method in zip(st.columns(len(runnable)), runnable):
                        f"{ref.flow_prior_bpd:.3f} before.")
             st.line_chart(pd.DataFrame({"bits/dim on the examples": tuned.history}), height=140,
                           x_label="step", y_label="bits/dim")
+            show_curve(tuned)
         results.append(result)
 
 st.subheader("Side by side")

@@ -134,6 +134,15 @@ def test_cli_writes_the_samples_of_every_method(method, score, tiny_checkpoints,
         assert printed == ""
 
 
+def test_transfer_curve_starts_at_the_shared_flow_and_ends_at_the_tuned_copy(models, examples, ref):
+    tuned = fewshot.transfer(models["flow"], examples, ref, steps=10, lr=1e-3, classifier=models["classifier"])
+    steps = [step for step, _, _ in tuned.curve]
+    assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 10 and len(steps) == fewshot.CURVE_POINTS
+    assert tuned.curve[0][2] == pytest.approx(ref.flow_prior_bpd, abs=1e-4)
+    assert tuned.curve[-1][2] == tuned.test_bpd and tuned.curve[-1][2] != tuned.curve[0][2]
+    assert all(0 <= share <= 1 for _, share, _ in tuned.curve)
+
+
 def test_transfer_records_its_training_and_scores_the_test_nines(models, examples, ref):
     tuned = fewshot.transfer(models["flow"], examples, ref, steps=5)
     assert len(tuned.history) == 5 and all(np.isfinite(tuned.history))

@@ -37,14 +37,14 @@ DEFAULTS: dict[str, dict[str, float]] = {
 SHORT = {"n_neighbors": "nn", "min_dist": "md", "perplexity": "p"}  # settings as they appear in file names
 PCA_DIMS = 50  # codes wider than this go through PCA first: the usual t-SNE/UMAP practice, and much faster
 SHIPPED_CODES_MAX_DIM = 64  # precompute ships codes this narrow (the GAN's: 2.6 MB); the flow's 784-D would be 31 MB
-BATCH_SIZE = 200  # also how long one call holds the device lock: ~10 s for the GAN's optimised encode on a CPU
+BATCH_SIZE = 200  # also bounds how long one call holds the device lock (the GAN's optimised encode is the slowest)
 NEIGHBOURS = 10  # for the clustering summary of a map
 
 Progress = Callable[[float, str], None]
 _heavy = threading.Lock()
 # numpy parses each stored array's header with ast.literal_eval, and CPython 3.11 counts AST depth once per
-# interpreter, so two threads parsing at once can fail ("SystemError: AST constructor recursion depth mismatch",
-# seen with 20 users on Embeddings): stored arrays are read one at a time.
+# interpreter, so two threads parsing at once can fail ("SystemError: AST constructor recursion depth mismatch"):
+# stored arrays are read one at a time.
 _numpy_reading = threading.Lock()
 
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 LOG_2PI = math.log(2 * math.pi)
-BATCH = 100  # images a forward pass: on the 2-core CPU, batches of 500-1,000 ran 1.3-2x slower (flow, classifier)
+BATCH = 100  # images a forward pass: larger batches run slower on small CPUs
 
 
 def _device(model: nn.Module) -> torch.device:

@@ -77,8 +77,8 @@ def add_guide(figure: go.Figure, *, x: float | None = None, y: float | None = No
               text: str | None = None) -> go.Figure:
     """A grey line across the whole plot at ``x`` (vertical) or ``y`` (horizontal), labelled at its lower right end.
 
-    Plotly's ``add_vline`` and ``add_hline`` draw the same but first work out which axes the line spans: 10-14 ms
-    each on the 2-core CPU, paid on every rerun of a page that marks where its slider stands.
+    Plotly's ``add_vline`` and ``add_hline`` draw the same but first work out which axes the line spans, a cost
+    paid on every rerun of a page that marks where its slider stands.
     """
     vertical = x is not None
     line = {"type": "line", "xref": "x" if vertical else "paper", "yref": "paper" if vertical else "y",

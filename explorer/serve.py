@@ -1,22 +1,20 @@
 """Serve the app: ``python -m explorer serve [SCRIPT] [streamlit options]`` (what ``./start.sh`` runs).
 
 Garbage is collected, and freed memory handed back to the system (glibc's ``malloc_trim``), every few seconds in
-one thread, not after every script run as Streamlit does by default (``runner.postScriptGC``): with a class of 20
-at once, those full collections were a fifth of the server's CPU time, all of it with the GIL held, and every
-update of every user waited for them. Freed memory goes back because glibc keeps it for reuse, so the server's
-size followed the busiest moment it had seen, not what it holds: a class's second and third rounds through every
-page ended 100-200 MB above the first.
+one thread, not after every script run as Streamlit does by default (``runner.postScriptGC``): with a whole class
+on the app at once, those full collections take a large share of the server's CPU time, all of it with the GIL
+held, and every update of every user waits for them. Freed memory is handed back because glibc otherwise keeps
+it for reuse, and the server's size would follow the busiest moment it has seen rather than what it holds.
 
 The modules the pages use are imported here, before the server starts, and what is alive then is moved out of
-the collector's sight (``gc.freeze``): about 430,000 objects, nearly all of them the modules of torch, pandas,
-plotly and Streamlit, which a full collection walked in about 200 ms on the 2-core CPU. No session exists yet, so
-nothing a session creates is frozen: a frozen object is never collected as cyclic garbage, and a frozen session
-would stay in memory after its user left.
+the collector's sight (``gc.freeze``): hundreds of thousands of objects, nearly all of them the modules of torch,
+pandas, plotly and Streamlit, which every full collection would otherwise walk. No session exists yet, so nothing
+a session creates is frozen: a frozen object is never collected as cyclic garbage, and a frozen session would
+stay in memory after its user left.
 
 Torch gets half the cores per model call (``OMP_NUM_THREADS``, unless set): its OpenMP threads spin between
 the many small operations of a page's update and take the CPU from everything else the server (and, on one
-machine, the browser) does. On the 2-core CPU, one thread instead of two made the browser's updates faster on every
-page that runs a model (Few-shot 9: 902 -> 622 ms p50) and the server's few-shot update alone 481 -> 397 ms.
+machine, the browser) does, so fewer threads per call make every page that runs a model answer sooner.
 """
 
 from __future__ import annotations

@@ -144,8 +144,8 @@ class GAN(GenerativeModel):
         does not change the result. Only z receives gradients; the model's weights and buffers are never
         changed, so a shared model is safe.
 
-        The defaults are set for speed: 20 steps encode 64 images in about 0.4 s on a 2-core CPU; 30 steps
-        lower the error of the shipped model by a sixth (0.0097 -> 0.0080 on test digits) at 1.5 times the cost.
+        The defaults favour speed, so a page that encodes a batch stays responsive on a CPU; more steps lower
+        the error a little at a proportional cost.
         """
         if self.training:
             raise RuntimeError("invert needs the model in eval mode (batch norm would use and update batch statistics)")

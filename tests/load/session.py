@@ -5,7 +5,7 @@ The browser holds a websocket to ``/_stcore/stream``; it asks the server to run 
 This client does the same without drawing: it keeps the widgets' values and the link it opened, fetches every image the page shows (as a browser would) and reports exceptions and error messages.
 A widget inside a fragment (``st.fragment``) reruns that fragment only, as the browser asks for.
 The server cannot tell it from a browser, so a classroom of them loads the server as a classroom does, at a
-fraction of the client-side cost (one Chromium per student does not fit on 2 cores).
+fraction of the client-side cost (one Chromium per student would not fit on a small machine).
 """
 
 from __future__ import annotations

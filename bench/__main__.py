@@ -6,7 +6,7 @@ import argparse
 import importlib
 import inspect
 
-BENCHMARKS = ("models", "pages", "embeddings", "training", "flow_designs", "latency", "server", "floor")
+BENCHMARKS = ("models", "pages", "embeddings", "training", "flow_designs", "finetune", "latency", "server", "floor")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -120,9 +120,10 @@ def latent_gaussian(model: GenerativeModel, examples: torch.Tensor, dim: int, n:
 
 
 def finetune(flow: Flow, examples: torch.Tensor, *, steps: int = 60, lr: float = 1e-4, seed: int = FINETUNE_SEED,
+             frozen: tuple[str, ...] = FROZEN,
              progress: Callable[[int, float], None] | None = None,
              watch: Callable[[int, Flow], None] | None = None, watch_at: frozenset[int] = frozenset()) -> Flow:
-    """A copy of ``flow`` trained by maximum likelihood on ``examples`` with the ``FROZEN`` steps fixed.
+    """A copy of ``flow`` trained by maximum likelihood on ``examples`` with its ``frozen`` parts fixed.
 
     ``progress(step, bits_per_dim)`` is called after every step, ``watch(step, copy)`` before the first step and
     after each step in ``watch_at`` (0 is before training). The shared model is only read.
@@ -131,7 +132,7 @@ def finetune(flow: Flow, examples: torch.Tensor, *, steps: int = 60, lr: float =
         tuned = copy.deepcopy(flow)
         tuned.requires_grad_(False)
         for name, module in tuned.named_children():
-            module.requires_grad_(name not in FROZEN)
+            module.requires_grad_(name not in frozen)
         trainable = [p for p in tuned.parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(trainable, lr=lr)
         x = examples.to(tuned.device).clone()

@@ -85,7 +85,10 @@ if failed:
     st.warning(f"{failed} of {n} samples have pixels that did not decode to finite values (the model's inverse "
                "overflowed); those pixels are shown black. Lower the temperature to stay nearer the data.",
                icon=":material/warning:")
-grid_panel(pictures, (model.sha256, n, temperature, seed),
+caption = (f"{n} samples from {model.name} at temperature 0: every code is the centre of the prior, z = 0, so every "
+           "tile is the same image, the one digit the model finds most typical." if temperature == 0 else
            f"{n} samples from {model.name} at temperature {temperature:.2f}, seed {seed}: "
-           "the same seed always gives the same grid.", f"samples_{model.name}_n{n}_t{temperature:.2f}_seed{seed}")
+           "the same seed always gives the same grid.")
+grid_panel(pictures, (model.sha256, n, temperature, seed), caption,
+           f"samples_{model.name}_n{n}_t{temperature:.2f}_seed{seed}")
 st.caption(ui.device_caption())

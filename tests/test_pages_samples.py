@@ -26,6 +26,12 @@ def test_default_grid_is_64_samples_with_its_seed(app, media, deferred):
     assert downloads(app, media, deferred) == ["samples_flow_n64_t1.00_seed0.png"]
 
 
+def test_temperature_zero_says_every_tile_is_the_centre(app):
+    app.sidebar.slider(key="temperature").set_value(0.0).run()
+    caption = app.image[0].proto.imgs[0].caption
+    assert "z = 0" in caption and "seed" not in caption
+
+
 def test_the_same_seed_gives_the_same_grid(app, media):
     first = grid(app, media)
     app.sidebar.number_input(key="seed").set_value(1).run()

@@ -8,20 +8,26 @@ from .data import HELD_OUT_DIGIT
 METRIC_NAMES = {
     "test_bpd_digits_0_8": ("bits/dim, test digits 0-8", "lower is better; the flow's exact likelihood"),
     f"test_bpd_digit_{HELD_OUT_DIGIT}": (f"bits/dim, test {HELD_OUT_DIGIT}s (never seen)",
-                                         "compare with 0-8: how likely the flow finds a digit it never saw"),
+                                         "compare with 0-8. Often lower: 9s are simple, smooth strokes, and "
+                                         "likelihood measures how predictable pixels are, not which digits the "
+                                         "flow learned (Nalisnick et al. 2019)"),
     "test_neg_elbo_nats_digits_0_8": ("-ELBO, test digits 0-8 (nats)",
                                       "an upper bound on the negative log-likelihood; lower is better"),
     "test_iwae_nll_nats_digits_0_8": ("IWAE NLL, test digits 0-8 (nats)", "a tighter bound than the ELBO; lower is better"),
     "iwae_samples": ("importance samples per image", "for the IWAE bound"),
-    "classifier_fd": ("classifier Frechet distance of samples", "FID's recipe with the MNIST classifier; lower is better"),
-    "classifier_fd_floor": ("Frechet distance floor",
+    "classifier_fd": ("classifier Fréchet distance of samples", "FID's recipe with the MNIST classifier; lower is better"),
+    "classifier_fd_floor": ("Fréchet distance floor",
                             "the same distance between two sets of real digits: the best reachable"),
     f"share_called_{HELD_OUT_DIGIT}": (f"share of samples read as {HELD_OUT_DIGIT}",
                                        f"the models never saw a {HELD_OUT_DIGIT}: how often their samples look like one"),
     "share_confident_0_8": ("share of samples read confidently as 0-8", "the classifier is sure of the digit; higher is better"),
-    "fd_samples": ("samples measured", "for the Frechet distance and the shares"),
+    "fd_samples": ("samples measured", "for the Fréchet distance and the shares"),
     "test_accuracy": ("test accuracy, all ten digits", "the classifier that judges the samples"),
     "first_guess_mse_digits_0_8": ("first-guess encoder pixel MSE, test 0-8", "before optimising z; lower is better"),
+    "invert_mse_digits_0_8": ("inversion pixel MSE, test 0-8",
+                              "after optimising z until the generator redraws the digit; lower is better"),
+    f"invert_mse_digit_{HELD_OUT_DIGIT}": (f"inversion pixel MSE, test {HELD_OUT_DIGIT}s (never seen)",
+                                           "compare with 0-8: how well the generator can draw a digit it never saw"),
 }
 
 

@@ -3,7 +3,7 @@
 Follows MNIST's own preparation (LeCun et al.): the digit's bounding box is scaled to fit 20 x 20 keeping
 its aspect ratio, then placed in the 28 x 28 frame so that its centre of mass is at the centre. Photos
 and scans of dark ink on light paper are inverted; transparency counts as background. Anything that is
-not a readable image, is too large, or holds no digit raises ``UploadError`` with a message for people.
+not a readable image, is too large, or holds no digit (blank, or noise) raises ``UploadError`` with a message for people.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from . import judge
 
 MAX_BYTES = 20 * 2**20
 MAX_PIXELS = 40_000_000  # far beyond any photo of a digit, far below a decompression bomb
@@ -25,7 +27,12 @@ class UploadError(ValueError):
 
 def load_digit(data: bytes, name: str = "upload") -> np.ndarray:
     """Image file bytes -> uint8 array (28, 28), white digit on black like MNIST."""
-    return _mnist_frame(_grayscale(_open(data, name)), name)
+    digit = _mnist_frame(_grayscale(_open(data, name)), name)
+    pixels = digit.astype(np.float32) / 255
+    if judge.is_static(pixels).item() or not judge.has_stroke(pixels).item():
+        raise UploadError(f"{name}: this looks like noise, not a digit: at 28 x 28 it has no clear pen stroke. "
+                          "Please upload a single digit, dark on light or light on dark.")
+    return digit
 
 
 def _open(data: bytes, name: str) -> Image.Image:
@@ -46,7 +53,7 @@ def _open(data: bytes, name: str) -> Image.Image:
     except UploadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise UploadError(f"{name}: far too many pixels for a digit; please crop or shrink it ({err}).") from err
+        raise UploadError(f"{name}: far too many pixels for a digit; please crop or shrink it.") from err
     except UnidentifiedImageError as err:
         raise UploadError(f"{name}: not an image; please upload a PNG, JPEG, GIF, BMP, TIFF or WebP file.") from err
     except (OSError, SyntaxError, ValueError, EOFError) as err:

@@ -23,3 +23,9 @@ def test_static_gets_no_digit_label():
     images[1] = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(1))
     probs = torch.tensor([[0.0] * 8 + [0.99, 0.01], [0.0] * 8 + [0.99, 0.01]])
     assert judge.readings(probs, images) == ["8  99%", judge.STATIC]
+
+
+def test_the_stroke_threshold_is_the_faintest_training_digit():
+    train = load_mnist("train").as_float()
+    assert ((train >= 0.5).flatten(1).sum(1).min().item()) == judge.MNIST_MIN_STROKE
+    assert judge.has_stroke(train).all() and not judge.has_stroke(torch.full((1, 28, 28), 0.2)).any()

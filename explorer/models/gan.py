@@ -13,6 +13,10 @@ With ``loss="wgan-gp"`` the discriminator is the critic of WGAN-GP (Gulrajani et
 https://arxiv.org/abs/1704.00028): the same network without batch normalisation, since the gradient
 penalty is taken per sample and batch statistics would couple the samples.
 
+With ``loss="hinge"`` the discriminator is spectrally normalised (Miyato et al. 2018,
+https://arxiv.org/abs/1802.05957) and trained with the hinge loss: each layer's largest singular value is held at
+one, which keeps D smooth without batch statistics or a penalty; a known-good recipe for small images.
+
 A GAN has no inference network, so ``encode`` finds "the closest point on the manifold": it starts
 from a small encoder's guess (trained on pairs (G(z), z)) and refines z with Adam on the pixel error.
 The result is approximate; ``invert`` also returns the reconstruction and its error.
@@ -29,7 +33,8 @@ from torch import nn
 
 from .base import GenerativeModel
 
-Loss = Literal["nonsaturating", "wgan-gp"]
+Loss = Literal["nonsaturating", "wgan-gp", "hinge"]
+LOSSES = ("nonsaturating", "wgan-gp", "hinge")
 
 
 @dataclass
@@ -72,7 +77,7 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """Images (N, 1, 28, 28) -> one logit (or, for WGAN-GP, one critic score) per image (N,)."""
 
-    def __init__(self, width: int, batch_norm: bool):
+    def __init__(self, width: int, batch_norm: bool, spectral: bool = False):
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv2d(1, width, 4, stride=2, padding=1),  # (N, width, 14, 14)
@@ -86,6 +91,10 @@ class Discriminator(nn.Module):
             nn.Flatten(),
             nn.Linear(4 * width * 4 * 4, 1),
         )
+        if spectral:
+            for layer in self.net:
+                if isinstance(layer, (nn.Conv2d, nn.Linear)):
+                    nn.utils.parametrizations.spectral_norm(layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(2 * x - 1).squeeze(1)  # the network sees [-1, 1], as in DCGAN
@@ -115,12 +124,13 @@ class GAN(GenerativeModel):
 
     def __init__(self, config: GANConfig):
         super().__init__()
-        if config.loss not in ("nonsaturating", "wgan-gp"):
-            raise ValueError(f"loss must be 'nonsaturating' or 'wgan-gp', not {config.loss!r}")
+        if config.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, not {config.loss!r}")
         self.config = config
         self.latent_dim = config.latent_dim
         self.generator = Generator(config.latent_dim, config.g_width, config.g_blocks)
-        self.discriminator = Discriminator(config.d_width, batch_norm=config.loss == "nonsaturating")
+        self.discriminator = Discriminator(config.d_width, batch_norm=config.loss == "nonsaturating",
+                                           spectral=config.loss == "hinge")
         self.encoder = Encoder(config.latent_dim, config.e_width) if config.e_width else None
 
     @torch.no_grad()

@@ -2,12 +2,14 @@
 
     python -m explorer train gan --name gan --epochs 20
     python -m explorer train gan --name gan-wgan --loss wgan-gp --n-critic 5 --gp-weight 10
+    python -m explorer train gan --name gan-sn --loss hinge --d-width 64   # spectrally normalised D, hinge loss
     python -m explorer train gan --g-blocks 1 --epochs 50 --decay-from 30   # the shipped GAN: rates held, then to zero
 
 Each step makes ``--n-critic`` discriminator updates, one per batch of ``--batch-size`` real images
 (so the loop's batch, and the card's batch_size, is n_critic times larger), then one generator update.
 Defaults follow the papers: DCGAN's Adam(2e-4, betas 0.5, 0.999) for the non-saturating loss;
-WGAN-GP's Adam(1e-4, betas 0, 0.9), 5 critic updates and penalty weight 10.
+WGAN-GP's Adam(1e-4, betas 0, 0.9), 5 critic updates and penalty weight 10; SN-GAN's Adam(2e-4, betas 0, 0.9)
+for the hinge loss.
 
 The shipped generator is an exponential moving average of the trained one (Yazici et al. 2019,
 https://arxiv.org/abs/1806.04498), which smooths the oscillations of adversarial training; its batch
@@ -31,25 +33,27 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import load_mnist
-from ..models.gan import GAN, GANConfig
+from ..models.gan import GAN, LOSSES, GANConfig
 from .loop import Context, Task, add_common_args, fit, make_context
 from .schedules import hold_then_linear
 
 GRID_SIZE = 64
 RECALIBRATION_SAMPLES = 4096
-OPTIMIZER_DEFAULTS = {"nonsaturating": (2e-4, (0.5, 0.999)), "wgan-gp": (1e-4, (0.0, 0.9))}
+OPTIMIZER_DEFAULTS = {"nonsaturating": (2e-4, (0.5, 0.999)), "wgan-gp": (1e-4, (0.0, 0.9)), "hinge": (2e-4, (0.0, 0.9))}
 
 
 def discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, loss: str) -> torch.Tensor:
     """What D minimises, from its outputs (N,) on real and generated images (without WGAN-GP's penalty)."""
     if loss == "wgan-gp":
         return fake_scores.mean() - real_scores.mean()
+    if loss == "hinge":
+        return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
     return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()  # -log D(x) - log(1 - D(G(z)))
 
 
 def generator_loss(fake_scores: torch.Tensor, loss: str) -> torch.Tensor:
     """What G minimises, from D's outputs (N,) on its images: -log D(G(z)) (non-saturating) or -D(G(z))."""
-    if loss == "wgan-gp":
+    if loss in ("wgan-gp", "hinge"):
         return -fake_scores.mean()
     return F.softplus(-fake_scores).mean()
 
@@ -125,7 +129,8 @@ class GANTask(Task):
                 d_loss = d_loss + self.args.gp_weight * penalty
                 numbers.update(d_loss=d_loss.item(), wasserstein=(real_scores.mean() - fake_scores.mean()).item(),
                                gradient_penalty=penalty.item())
-            real_out, fake_out = (real_scores, fake_scores) if wgan else (real_scores.sigmoid(), fake_scores.sigmoid())
+            scores = loss != "nonsaturating"  # raw scores; the non-saturating loss's logits read as probabilities
+            real_out, fake_out = (real_scores, fake_scores) if scores else (real_scores.sigmoid(), fake_scores.sigmoid())
             numbers.update(d_real=real_out.mean().item(), d_fake=fake_out.mean().item())
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
@@ -196,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m explorer train gan", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = GANConfig()
-    parser.add_argument("--loss", choices=("nonsaturating", "wgan-gp"), default=defaults.loss)
+    parser.add_argument("--loss", choices=LOSSES, default=defaults.loss)
     parser.add_argument("--latent-dim", type=int, default=defaults.latent_dim)
     parser.add_argument("--g-width", type=int, default=defaults.g_width)
     parser.add_argument("--g-blocks", type=int, default=defaults.g_blocks,

@@ -1,4 +1,5 @@
-"""Command line: ``python -m explorer {serve,train,sample,evaluate,fewshot,embed,data} ...``; each verb has its own ``--help``."""
+"""Command line: ``python -m explorer {serve,train,sample,evaluate,fewshot,embed,cards,data} ...``; each verb has its own
+``--help``."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ def main(argv: list[str] | None = None) -> None:
     verbs = parser.add_subparsers(dest="verb", required=True)
     verbs.add_parser("serve", help="start the app: serve [SCRIPT (default app.py)] [streamlit run options]")
     verbs.add_parser("train", help=f"train a model: train {{{','.join(TRAINERS)}}} --help")
+    cards = verbs.add_parser("cards", help="print the shipped checkpoints' cards as a Markdown table")
+    cards.add_argument("--readme", action="store_true", help="write the table into README.md instead")
+    cards.set_defaults(run=_cards)
     data = verbs.add_parser("data", help="fetch MNIST into the local cache and print where it is")
     data.set_defaults(run=_data)
     sample = verbs.add_parser("sample", help="draw samples from a checkpoint into an (N, 28, 28) float32 .npy file")
@@ -139,6 +143,19 @@ def _fewshot(args: argparse.Namespace) -> None:
     print(f"wrote {args.n} few-shot 9s ({args.method}, k={args.k}, seed {args.seed}) to {args.out}", file=sys.stderr)
     if args.score:
         print(json.dumps({"method": args.method, "k": args.k, "seed": args.seed, **dataclasses.asdict(result.scores)}))
+
+
+def _cards(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from . import cards, checkpoints
+
+    table = cards.markdown_table({name: checkpoints.read_card(name) for name in checkpoints.available()})
+    if not args.readme:
+        print(table)
+        return
+    readme = Path(__file__).parent.parent / "README.md"
+    readme.write_text(cards.with_table(readme.read_text(), table))
 
 
 def _embed(args: argparse.Namespace) -> None:

@@ -73,3 +73,30 @@ def metric_rows(metrics: dict) -> list[dict[str, str]]:
         text = f"{value:.4g}" if isinstance(value, float) else str(value)
         rows.append({"metric": name, "value": text, "meaning": meaning})
     return rows
+
+
+# The headline numbers of each kind's card, in the README's table of models.
+HEADLINES = ("test_bpd_digits_0_8", f"test_bpd_digit_{HELD_OUT_DIGIT}", "test_iwae_nll_nats_digits_0_8",
+             "classifier_fd", "share_confident_0_8", "invert_mse_digits_0_8", "test_accuracy")
+README_START, README_END = "<!-- models table: python -m explorer cards --readme -->", "<!-- end of models table -->"
+
+
+def markdown_table(cards: dict[str, dict]) -> str:
+    """The models as a Markdown table, one row per card: what it is, how it was trained, its headline numbers."""
+    lines = ["| name | kind | trained on | training | measured on held-out data |", "|---|---|---|---|---|"]
+    for name, card in cards.items():
+        numbers = "; ".join(f"{METRIC_NAMES[key][0]}: {_number(key, card['metrics'][key])}"
+                            for key in HEADLINES if key in card.get("metrics", {}))
+        training = f"{card['epochs']} epochs in {duration_text(card['train_time_s'])}, {card['hardware'].split(';')[0]}"
+        lines.append(f"| `{name}` | {card['kind']} | digits {classes_text(card['classes'])} | {training} | {numbers} |")
+    return "\n".join(lines)
+
+
+def _number(key: str, value: float) -> str:
+    return f"{value:.1%}" if key.startswith("share_") or key == "test_accuracy" else f"{value:.4g}"
+
+
+def with_table(readme: str, table: str) -> str:
+    """``readme`` with the text between its models-table markers replaced by ``table``."""
+    start, end = readme.index(README_START) + len(README_START), readme.index(README_END)
+    return readme[:start] + "\n" + table + "\n" + readme[end:]

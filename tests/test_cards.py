@@ -1,5 +1,7 @@
 """explorer.cards: a card's facts and metrics as the Home page shows them."""
 
+from pathlib import Path
+
 from explorer import cards, checkpoints
 
 
@@ -33,3 +35,9 @@ def test_metrics_are_named_explained_and_unknown_ones_kept():
                        "meaning": "lower is better; the flow's exact likelihood"}
     assert rows[1]["value"] == "10000"
     assert rows[2] == {"metric": "new_metric", "value": "0.5", "meaning": ""}
+
+
+def test_the_readme_lists_the_shipped_models_as_their_cards_say():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = cards.markdown_table({name: checkpoints.read_card(name) for name in checkpoints.available()})
+    assert cards.with_table(readme, table) == readme, "run: python -m explorer cards --readme"

@@ -1,9 +1,10 @@
-"""Few-shot generation of the held-out digit 9 from k examples: the seed-000 experiment, four ways.
+"""Few-shot generation of the held-out digit 9 from k examples, four ways.
 
 - ``pixel``: baseline, a Gaussian on the top-d principal directions of the k images' pixels.
-- ``flow``: the seed's method, the same Gaussian fitted to the flow's codes of the k images, decoded by the flow.
+- ``flow``: transfer through the flow's latent space: the same Gaussian fitted to the flow's codes of the k images,
+  decoded by the flow.
 - ``vae``: the same in the VAE's latent space.
-- ``finetune``: transfer by fine-tuning (seed 004): a copy of the flow trained on the k images with its
+- ``finetune``: transfer by fine-tuning: a copy of the flow trained on the k images with its
   early layers frozen, then sampled from its prior. The shared model is never modified.
 
 Every method is scored the same way against the real test 9s (``score``) with the classifier that knows
@@ -30,14 +31,14 @@ from .models.flow import IMAGE_DIM, Flow
 METHODS = ("pixel", "flow", "vae", "finetune")
 LABELS = {
     "pixel": "Pixel Gaussian (baseline)",
-    "flow": "Flow latent Gaussian (seed)",
+    "flow": "Flow latent Gaussian",
     "vae": "VAE latent Gaussian",
     "finetune": "Fine-tuned flow",
 }
 # The checkpoint each method needs besides the classifier that scores it.
 NEEDS = {"pixel": None, "flow": "flow", "vae": "vae", "finetune": "flow"}
 # The flow's steps nearest the pixels stay frozen in a fine-tune: like a CNN's first layers they model
-# local stroke statistics that 0-8 share with 9 (seed 004); the later steps and the factor-out prior adapt.
+# local stroke statistics that 0-8 share with 9; the later steps and the factor-out prior adapt.
 # They are ``Flow.lower``, so the test 9s' pass through them is the same for every fine-tuned copy (Reference).
 FROZEN = ("level1",)
 FINETUNE_SEED = 0  # the training noise of a fine-tune; sampling has its own seed, so resampling needs no retraining

@@ -109,7 +109,7 @@ def crossing(probs: torch.Tensor, start: int, end: int) -> int | None:
 class SubspaceGaussian:
     """A Gaussian on the top-d principal directions of a few points, with a diagonal covariance there.
 
-    This is the seed's ``Multinormal, IntrinsicDimension -> d, CovarianceType -> Diagonal``: ``mean`` (D,),
+    Mathematica's ``Multinormal, IntrinsicDimension -> d, CovarianceType -> Diagonal``: ``mean`` (D,),
     orthonormal ``basis`` (d, D) and ``var`` (d,) along it. Samples lie in the d-dimensional affine subspace.
     k points span at most k - 1 directions, so d is at most k - 1 (a single point gives d = 0: the point itself).
     """

@@ -1,4 +1,4 @@
-"""Few-shot 9: make the digit no model has seen from k examples, four ways side by side (seed 000)."""
+"""Few-shot 9: make the digit no model has seen from k examples, four ways side by side."""
 
 import hashlib
 
@@ -15,7 +15,7 @@ st.title("Few-shot: the digit 9")
 st.markdown(
     "No generative model here ever saw a 9. Show them **k** examples and ask for more: a Gaussian fitted to the "
     "examples' pixels (the baseline), the same Gaussian fitted to their codes in the flow's or the VAE's latent "
-    "space (the method of the seed experiment), or a copy of the flow fine-tuned on them. Compare the grids and "
+    "space (the transfer-learning experiment this app grew from), or a copy of the flow fine-tuned on them. Compare the grids and "
     "the numbers: does the classifier see 9s, how close are they to real 9s, and do they merely copy the examples?"
 )
 GALLERY = 48

@@ -26,7 +26,7 @@ from .session import Run, Session
 USERS = int(os.environ.get("LOAD_USERS", 20))
 ROUNDS = int(os.environ.get("LOAD_ROUNDS", 3))
 MODELS = ["flow", "vae", "vae2", "gan"]
-FEWSHOT = "methods=Pixel+Gaussian+(baseline)&methods=Flow+latent+Gaussian+(seed)&methods=Fine-tuned+flow&steps=20"
+FEWSHOT = "methods=Pixel+Gaussian+(baseline)&methods=Flow+latent+Gaussian&methods=Fine-tuned+flow&steps=20"
 
 
 def visits(user: int, round_: int) -> list[tuple[str, str, str, object]]:

@@ -29,7 +29,7 @@ climbs. Real and generated digits no longer overlap in D's eyes, so there is no 
 gradient vanishes and the grid stops improving. Training longer can make it worse.
 
 **Mode collapse.** G finds a few digits that fool D and draws them for every z: the grid fills with copies of one or
-two shapes while the losses may look calm. The diversity curve below drops; D then learns to reject those shapes
+two shapes while the losses may look calm. The diversity curve above drops; D then learns to reject those shapes
 and G hops to others, so the losses oscillate widely.
 
 **WGAN-GP.** The critic's scores are not probabilities: D(x) and D(G(z)) drift freely and only their gap matters.
@@ -41,16 +41,17 @@ losses; the gradient penalty should stay small, spikes mean the critic has left 
 # -- choices --------------------------------------------------------------------------------------
 
 def checkpoint_ui() -> str:
-    """The GAN first, then any other checkpoint that stored a training history."""
+    """The shipped GAN first, then any other GAN checkpoint that stored a training history."""
     others = []
     for name in checkpoints.available():
         try:
-            if name != "gan" and checkpoints.read_card(name).get("history"):
-                others.append(name)
+            card = checkpoints.read_card(name)
         except checkpoints.CheckpointError:
             continue
+        if name != "gan" and card.get("kind") == "gan" and card.get("history"):
+            others.append(name)
     return ui.linked(st.sidebar.selectbox, "Training run", ["gan", *others], key="run",
-                                help="The shipped GAN; other checkpoints with stored curves are listed too.")
+                     help="The shipped GAN; other GAN checkpoints with stored curves are listed too.")
 
 
 def smoothing_ui() -> float:

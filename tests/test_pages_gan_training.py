@@ -127,14 +127,15 @@ def test_a_broken_card_shows_its_message(tiny_checkpoints, tmp_path, monkeypatch
     assert "Mode collapse." in texts(at.markdown)  # the notes stay
 
 
-def test_other_runs_with_curves_are_listed(run_page, tmp_path):
+def test_other_gan_runs_are_listed_and_other_models_are_not(run_page, tmp_path):
     at = run_page(gan_history())
     directory = Path(checkpoints.checkpoint_dir())
-    flow = checkpoints.load("flow", directory)
+    flow, gan = checkpoints.load("flow", directory), checkpoints.load("gan", directory)
     checkpoints.save(flow.model, flow.card, "flow", directory, history={"bpd": torch.linspace(6, 2, 50)})
+    checkpoints.save(gan.model, {**gan.card, "name": "gan-hinge"}, "gan-hinge", directory,
+                     history={"d_loss": torch.linspace(2, 1, 50)})
     at.run()
-    assert at.sidebar.selectbox(key="run").options == ["gan", "flow"]
-    at.sidebar.selectbox(key="run").set_value("flow").run()
+    assert at.sidebar.selectbox(key="run").options == ["gan", "gan-hinge"]
+    at.sidebar.selectbox(key="run").set_value("gan-hinge").run()
     assert not at.exception
-    assert [t["name"] for t in traces(at, "Bits per dimension")][-1] == "bits per dimension"
-    assert not at.main.slider  # no grids in the flow's history
+    assert not at.main.slider  # no grids in that run's history

@@ -119,12 +119,14 @@ def describe(picks, seed: int | None) -> list[str]:
     return [f"test {digit} #{index}{drawn}" for digit, index in picks]
 
 
-def model_versions(model, pictures: np.ndarray, labels: list[str]) -> None:
-    """Where the model cannot invert exactly, show what it made of the real images, side by side."""
+def model_versions(model, pictures: np.ndarray, labels: list[str], readings: list[str] | None = None,
+                   ends: str = "The path starts and ends here, not at the real images.") -> None:
+    """Where the model cannot invert exactly, show what it made of the real images, side by side, with the
+    classifier's reading of each where there is one: the chart beside reads these, not the real images."""
     if model.model.inversion != "exact":
-        st.caption(f"The model's versions — approximate: {model.model.inversion} inversion. The path starts "
-                   "and ends here, not at the real images.")
-        show_digits(pictures, [f"model's {label}" for label in labels])
+        st.caption(f"The model's versions — approximate: {model.model.inversion} inversion. {ends}")
+        readings = readings or [""] * len(labels)
+        show_digits(pictures, [f"model's {label}" + (f": reads {r}" if r else "") for label, r in zip(labels, readings)])
 
 
 # -- the page -------------------------------------------------------------------------------------
@@ -150,11 +152,20 @@ if mode == "Interpolation":
     (start, _), (end, _) = picks
     labels = describe(picks, seed)
 
+    probs = readings = None
+    if classifier is not None:
+        probs = probabilities(classifier.sha256, (model.sha256, picks, steps, path), classifier.model, frames[:steps])
+        readings = judge.readings(probs[[0, steps - 1]], frames[[0, steps - 1]])
     left, middle, right = st.columns([1.1, 1, 2.2])
     with left:
         st.subheader("Endpoints")
         show_digits(images.to_numpy(x), labels)
-        model_versions(model, frames[[0, steps - 1]], labels)
+        model_versions(model, frames[[0, steps - 1]], labels, readings)
+        if probs is not None and model.model.inversion != "exact":
+            lost = [f"the {d}" for d, p in zip((start, end), probs[[0, steps - 1]]) if p.argmax() != d]
+            if lost:
+                st.warning(f"{model.name} does not keep {' and '.join(lost)}: its own version reads as another "
+                           "digit, so the path and the chart start or end there.", icon=":material/info:")
     with middle:
         st.subheader(f"{start} → Z → {end} → Z → {start}")
         ui.show_animation(frames, frame_ms=max(40, 2400 // len(frames)),
@@ -162,9 +173,7 @@ if mode == "Interpolation":
                           download=f"roundtrip_{model.name}_{start}to{end}_{path}_{steps}.gif")
     with right:
         st.subheader("What the classifier sees along the way")
-        if classifier is not None:
-            key = (model.sha256, picks, steps, path)
-            probs = probabilities(classifier.sha256, key, classifier.model, frames[:steps])
+        if probs is not None:
             cross = latent.crossing(torch.from_numpy(probs), start, end)
             st.plotly_chart(probability_chart(probs, start, end, cross), key="probabilities")
             st.caption(f"The classifier prefers {end} to {start} from step {cross} of {steps - 1}."
@@ -190,7 +199,7 @@ else:
         st.caption("The answer is static, noisier than any handwritten digit: not a digit, so no reading."
                    if reading == judge.STATIC else
                    f"The classifier reads the answer as {probs.argmax()} ({probs.max():.0%} sure).")
-    model_versions(model, answer[:3], list("abc"))
+    model_versions(model, answer[:3], list("abc"), ends="The answer is computed from these, not from the real images.")
     st.download_button("Download PNG", images.png_bytes(images.grid(pictures, ncols=4, scale=4)),
                        file_name=f"analogy_{model.name}.png", mime="image/png", on_click="ignore")
 st.caption(ui.device_caption())

@@ -56,7 +56,18 @@ def test_approximate_inversion_shows_the_models_versions(app, media):
     app.sidebar.selectbox(key="model").set_value("gan").run()
     assert not app.exception
     assert "approximate: optimised" in texts(app.caption)
-    assert len([e for e in app.image if "model's" in e.proto.imgs[0].caption]) == 2
+    versions = [e.proto.imgs[0].caption for e in app.image if "model's" in e.proto.imgs[0].caption]
+    assert len(versions) == 2 and all(": reads " in c for c in versions)
+    for digit, caption in zip((2, 8), versions):  # picture and chart agree on what the path starts and ends with
+        kept = caption.split(": reads ")[1].startswith(str(digit))
+        assert kept == (f"the {digit}" not in texts(app.warning)), caption
+
+
+def test_analogy_with_approximate_inversion_says_where_the_answer_comes_from(app):
+    app.sidebar.selectbox(key="model").set_value("gan")
+    app.sidebar.segmented_control(key="mode").set_value("Analogy").run()
+    assert not app.exception
+    assert "computed from these" in texts(app.caption) and "starts and ends" not in texts(app.caption)
 
 
 def test_analogy_mode(app, media):

@@ -53,7 +53,7 @@ def grid_panel(pictures: np.ndarray, key: tuple, caption: str, stem: str) -> Non
     """The grid, or with the toggle on the classifier's reading under every sample; a fragment, so toggling
     the labels redraws only this panel and never resamples."""
     ncols, scale = (8, 3) if len(pictures) <= 64 else (16, 2)
-    labelled = st.toggle("Label each sample with the classifier's reading", key="labels")
+    labelled = ui.linked(st.toggle, "Label each sample with the classifier's reading", key="labels")
     classifier = ui.load("classifier") if labelled else None
     if classifier is None:
         ui.show_grid(pictures, ncols=ncols, scale=scale, caption=caption, download=f"{stem}.png")
@@ -62,7 +62,8 @@ def grid_panel(pictures: np.ndarray, key: tuple, caption: str, stem: str) -> Non
     predicted = probs.argmax(1)
     left, right = st.columns([3, 1])
     with left:
-        picture = images.labelled_grid(pictures, judge.readings(probs, pictures), ncols=ncols, scale=scale)
+        # eight columns at triple size whatever n is, so every label stays readable
+        picture = images.labelled_grid(pictures, judge.readings(probs, pictures), ncols=8, scale=3)
         st.image(picture, caption=caption + " Under each: the digit the classifier reads, and its confidence, "
                  "or 'static' where the image is noisier than any handwritten digit.",
                  output_format="PNG", clamp=True)

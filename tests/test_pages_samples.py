@@ -61,6 +61,15 @@ def test_labels_name_every_sample(app, media):
     assert "never saw" in texts(app.caption)
 
 
+def test_labels_stay_readable_at_256_and_come_from_the_link(checkpoint_env, media):
+    at = page_test(PAGE, 120)
+    at.query_params.update({"n": "256", "labels": "true"})
+    at.run()
+    assert not at.exception and at.toggle(key="labels").value
+    width, height = served_image(media, at.image[0]).size
+    assert width == 3 * (8 * 30 + 2) and height > 32 * 3 * 30  # 32 rows of 8, each with its label strip
+
+
 def test_static_gets_no_reading(app):
     app.sidebar.slider(key="temperature").set_value(1.5)  # the untrained test flow decodes such codes to noise
     app.toggle(key="labels").set_value(True).run()

@@ -220,6 +220,11 @@ def show_curve(tuned: fewshot.Transfer) -> None:
                   x_label="step", y_label="bits/dim")
 
 
+TABLE_FORMATS = {"called 9": "{:.0f}%", "Fréchet distance": "{:.1f}", "to nearest example": "{:.2f}",
+                 "real 9s to nearest example": "{:.2f}", "test 9s, bits/dim": "{:.3f}",
+                 "test 9s, nats in PCA space": "{:.1f}", "static samples": "{:.0f}"}
+
+
 def comparison(results: list[fewshot.Result]) -> pd.DataFrame:
     def likelihood(s: fewshot.Scores, unit: str) -> float | None:
         return s.likelihood if s.likelihood_unit and s.likelihood_unit.startswith(unit) else None
@@ -232,6 +237,7 @@ def comparison(results: list[fewshot.Result]) -> pd.DataFrame:
         "real 9s to nearest example": r.scores.real_distance,
         "test 9s, bits/dim": likelihood(r.scores, "bits/dim"),
         "test 9s, nats in PCA space": likelihood(r.scores, "nats"),
+        "static samples": r.scores.static,
     } for r in results])
 
 
@@ -282,13 +288,7 @@ for column, method in zip(st.columns(len(runnable)), runnable):
         results.append(result)
 
 st.subheader("Side by side")
-st.dataframe(comparison(results), hide_index=True,
-             column_config={"called 9": st.column_config.NumberColumn(format="%.0f%%"),
-                            "Fréchet distance": st.column_config.NumberColumn(format="%.1f"),
-                            "to nearest example": st.column_config.NumberColumn(format="%.2f"),
-                            "real 9s to nearest example": st.column_config.NumberColumn(format="%.2f"),
-                            "test 9s, bits/dim": st.column_config.NumberColumn(format="%.3f"),
-                            "test 9s, nats in PCA space": st.column_config.NumberColumn(format="%.1f")})
+st.dataframe(comparison(results).style.format(TABLE_FORMATS, na_rep="—"), hide_index=True)
 prior = ref.flow_prior_bpd
 with st.expander("How to read the numbers", expanded=True):
     st.markdown(

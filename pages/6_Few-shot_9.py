@@ -22,6 +22,7 @@ GALLERY = 48
 MAX_K = 50
 PAD, PEN = 280, 20  # the drawing pad and its pen, in screen pixels: ten times MNIST's frame and strokes
 DRAWN = "drawn-9s"  # session state: the 9s this user drew, uint8 (28, 28) each
+PICKS = "picks"  # session state and address: the gallery numbers picked, on any page
 
 
 # -- choices --------------------------------------------------------------------------------------
@@ -47,18 +48,27 @@ def examples_ui(train: data.Digits) -> tuple[str, torch.Tensor, str]:
 
 
 def gallery_ui(nines: data.Digits) -> list[int]:
-    """A page of training 9s with a tick box under each; returns the ticked numbers (at most MAX_K)."""
+    """Pages of training 9s with a tick box under each. The picks are kept across pages and in the address
+    (``picks=3,17,...``); returns them (at most MAX_K)."""
     page = ui.linked(st.sidebar.number_input, "Gallery page", 0, len(nines) // GALLERY - 1, 0, key="gallery-page",
-                                   help=f"{GALLERY} of the {len(nines)} training 9s per page.")
-    numbers = list(range(page * GALLERY, (page + 1) * GALLERY))
+                     help=f"{GALLERY} of the {len(nines)} training 9s per page; picks on other pages are kept.")
+    if PICKS not in st.session_state:
+        st.session_state[PICKS] = linked_picks(len(nines))
+    numbers = range(page * GALLERY, (page + 1) * GALLERY)
     with st.expander("Gallery: tick the 9s to learn from, then press *Use these 9s*", expanded=True):
         with st.form(f"gallery-{page}"):
             for row in range(0, GALLERY, 12):
                 for column, i in zip(st.columns(12), numbers[row: row + 12]):
                     column.image(images.upscale(images.to_numpy(nines.images[i]), 2), output_format="PNG")
-                    column.checkbox(f"{i}", key=f"pick-{i}", value=i < page * GALLERY + 10)
-            st.form_submit_button("Use these 9s", type="primary")
-    picked = [i for i in numbers if st.session_state.get(f"pick-{i}")]
+                    column.checkbox(f"{i}", key=f"pick-{i}", value=i in st.session_state[PICKS])
+            if st.form_submit_button("Use these 9s", type="primary"):
+                ticked = {i for i in numbers if st.session_state.get(f"pick-{i}")}
+                st.session_state[PICKS] = sorted(set(st.session_state[PICKS]) - set(numbers) | ticked)
+    picked = st.session_state[PICKS]
+    st.query_params[PICKS] = ",".join(map(str, picked))
+    elsewhere = [i for i in picked if i not in numbers]
+    if elsewhere:
+        st.caption(f"Also picked on other gallery pages: {', '.join(map(str, elsewhere))}.")
     if len(picked) > MAX_K:
         st.warning(f"{len(picked)} ticked; the first {MAX_K} are used (k is at most {MAX_K}).")
         picked = picked[:MAX_K]
@@ -66,6 +76,22 @@ def gallery_ui(nines: data.Digits) -> list[int]:
         st.warning("Tick at least one 9 in the gallery.")
         st.stop()
     return picked
+
+
+def linked_picks(count: int) -> list[int]:
+    """The picks a link asks for (numbers below ``count``), or the first ten 9s; a bad link is named in a warning."""
+    asked = st.query_params.get(PICKS)
+    if asked is None:
+        return list(range(10))
+    try:
+        picks = sorted({int(p) for p in asked.split(",") if p.strip()})
+        if all(0 <= p < count for p in picks):
+            return picks
+    except ValueError:
+        pass
+    st.sidebar.warning(f"The link's `{PICKS}={asked}` is not a list of gallery numbers (0 to {count - 1}); "
+                       "it shows the first ten 9s instead.", icon=":material/link_off:")
+    return list(range(10))
 
 
 def uploads_ui() -> tuple[str, torch.Tensor, str]:

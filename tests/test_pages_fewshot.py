@@ -60,6 +60,28 @@ def test_gallery_picks(app, media):
     assert any(e.proto.imgs[0].caption.startswith("10 training 9s picked by hand") for e in app.image)
     assert len([c for c in app.checkbox if c.value]) == 10
     assert [served_image(media, e).size for e in app.image].count((56, 56)) == 48  # the gallery's 9s, doubled
+    assert app.query_params["picks"] == ",".join(map(str, range(10)))
+
+
+def test_gallery_picks_survive_another_page_and_come_from_the_link(checkpoint_env, media):
+    at = page_test(PAGE, 120)
+    at.query_params.update({"source": "Pick from a gallery", "picks": "3,50"})
+    at.run()
+    assert not at.exception
+    assert any(e.proto.imgs[0].caption.startswith("2 training 9s picked by hand (numbers 3, 50)") for e in at.image)
+    assert "other gallery pages: 50" in texts(at.caption)
+    at.checkbox(key="pick-5").check()
+    at.button[0].click().run()  # the form's "Use these 9s"
+    at.sidebar.number_input(key="gallery-page").set_value(1).run()
+    assert at.checkbox(key="pick-50").value and "other gallery pages: 3, 5" in texts(at.caption)
+    assert at.query_params["picks"] == "3,5,50"
+
+
+def test_a_bad_picks_link_is_named(checkpoint_env):
+    at = page_test(PAGE, 120)
+    at.query_params.update({"source": "Pick from a gallery", "picks": "3,99999"})
+    at.run()
+    assert not at.exception and "picks=3,99999" in texts(at.sidebar.warning)
 
 
 def test_uploads_good_and_bad(app, media):

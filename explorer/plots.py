@@ -45,6 +45,7 @@ def digit_scatter(coords: np.ndarray, labels: np.ndarray, *, size: float = 4, op
         ))
     figure.update_layout(
         height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, dragmode="lasso",
+        clickmode="event+select",  # a click selects the point (plotly's default only reports the click)
         legend={"title": {"text": "digit"}, "itemsizing": "constant"},
         xaxis={"title": axis_titles[0], "zeroline": False, "showgrid": False},
         yaxis={"title": axis_titles[1], "zeroline": False, "showgrid": False},

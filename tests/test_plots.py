@@ -2,7 +2,9 @@
 
 import plotly.graph_objects as go
 
-from explorer.plots import add_guide
+import numpy as np
+
+from explorer.plots import add_guide, digit_scatter
 
 
 def test_guides_span_the_plot_at_their_value_and_keep_what_was_there():
@@ -16,3 +18,8 @@ def test_guides_span_the_plot_at_their_value_and_keep_what_was_there():
     assert horizontal.line.dash == "dash" and vertical.line.dash == "dot"
     (note,) = figure.layout.annotations
     assert (note.text, note.x, note.xref, note.y, note.yref) == ("real digits", 1, "paper", 0.3, "y")
+
+
+def test_a_click_on_the_map_selects_its_point():
+    figure = digit_scatter(np.zeros((3, 2)), np.array([0, 1, 9]))
+    assert figure.layout.clickmode == "event+select" and figure.layout.dragmode == "lasso"

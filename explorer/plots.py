@@ -58,7 +58,8 @@ def digit_bars(values: dict[int, float], *, text: str, y_title: str, height: int
     digits = list(values)
     figure = go.Figure(go.Bar(x=[digit_label(d) for d in digits], y=list(values.values()),
                               marker={"color": [DIGIT_COLOURS[d] for d in digits], "line": {"color": "#888888", "width": 1}},
-                              text=[format(v, text) for v in values.values()], textposition="outside"))
+                              text=[format(v, text) for v in values.values()], textposition="outside",
+                              textfont={"size": 15}, cliponaxis=False))
     figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                          xaxis={"type": "category", "title": "digit"}, yaxis={"title": y_title, **yaxis})
     return figure

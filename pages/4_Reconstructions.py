@@ -38,7 +38,7 @@ def plane_ui() -> tuple[int, float, bool]:
     coverage = ui.linked(st.sidebar.select_slider, "Prior mass covered", (0.8, 0.9, 0.95, 0.99, 0.999), 0.99, key="coverage",
                                         format_func=lambda c: f"central {c * 100:g}%",
                                         help="The plane spans this central share of the Gaussian prior along each axis.")
-    codes = ui.linked(st.sidebar.toggle, "Show the test codes", value=True, key="codes")
+    codes = ui.linked(st.sidebar.toggle, "Show the test codes", value=False, key="codes")
     return n, coverage, codes
 
 

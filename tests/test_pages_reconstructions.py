@@ -67,19 +67,19 @@ def test_the_gan_and_the_flow_say_what_their_codes_are(app):
 
 
 def test_latent_plane_with_the_test_codes(app, deferred):
-    figure = plotly_figure(app, "plane")
-    assert len(figure["layout"]["images"]) == 1
-    assert sum(len(series(t, "x")) for t in figure["data"]) == 10_000
-    assert figure["data"][-1]["name"] == "9 (held out)"
+    figure = plotly_figure(app, "plane")  # by default the decoded digits alone, undimmed
+    assert figure["data"] == [] and len(figure["layout"]["images"]) == 1
     assert "20 × 20 decoded codes over the central 99%" in texts(app.caption)
     content, filename = clicked_download(app, deferred, "Download the plane as PNG")
     assert filename == "latent_plane_vae2_20x20.png" and Image.open(io.BytesIO(content)).size == (20 * 28 * 3,) * 2
     app.sidebar.slider(key="grid").set_value(10)
-    app.sidebar.toggle(key="codes").set_value(False)
+    app.sidebar.toggle(key="codes").set_value(True)
     app.run()
     assert not app.exception
     figure = plotly_figure(app, "plane")
-    assert figure["data"] == [] and len(figure["layout"]["images"]) == 1
+    assert len(figure["layout"]["images"]) == 1
+    assert sum(len(series(t, "x")) for t in figure["data"]) == 10_000
+    assert figure["data"][-1]["name"] == "9 (held out)"
     assert clicked_download(app, deferred, "Download the plane as PNG")[1] == "latent_plane_vae2_10x10.png"
 
 

@@ -21,6 +21,7 @@ MAX_SHOWN = 48
 MODELS = ("vae", "vae2", "flow", "gan")  # the VAE first: its codes are the ones trained to be compact
 MIN_DIST = (0.0, 0.05, 0.1, 0.25, 0.5, 0.8, 0.99)
 PERPLEXITY = (5, 10, 20, 30, 50, 100)
+SHOWN = "map-shown"  # session state: which map was shown last (model, weights, method, settings, seed)
 
 
 # -- choices --------------------------------------------------------------------------------------
@@ -148,10 +149,18 @@ if ckpt is None:
     st.stop()
 method = method_ui(ckpt.name, ckpt.sha256)
 settings, seed = settings_ui(method)
+chosen = (ckpt.name, ckpt.sha256, method, settings, seed)
+slot = st.empty()  # the map; while a new one is computed, the one shown before stays here
+if embed.lookup(*chosen) is None and (previous := embed.lookup(*st.session_state.get(SHOWN, chosen))) is not None:
+    with slot.container():
+        st.plotly_chart(figure(str(previous.path), previous), key="map-previous", width="stretch")
+        st.caption("The map shown before, while the new one is computed below.")
 result = projection(ckpt, method, settings, seed)
+st.session_state[SHOWN] = chosen
 labels = result.labels
-event = st.plotly_chart(figure(str(result.path), result), on_select="rerun", selection_mode=("points", "box", "lasso"),
-                        key=f"map-{result.path.stem}", width="stretch")
+with slot.container():
+    event = st.plotly_chart(figure(str(result.path), result), on_select="rerun",
+                            selection_mode=("points", "box", "lasso"), key=f"map-{result.path.stem}", width="stretch")
 st.caption(map_caption(ckpt, method, settings, seed, result))
 mix = neighbours(str(result.path), result)
 st.markdown(clustering_note(mix))

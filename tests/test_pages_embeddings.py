@@ -95,6 +95,18 @@ def test_a_new_map_is_computed_once_with_progress_then_stored(shipped, data_cach
     assert not at.status  # the second time it is read from disk
 
 
+def test_the_map_shown_before_stays_while_a_new_one_is_computed(shipped, monkeypatch):
+    at = run_page()
+
+    def computing(*args, **kwargs):  # the page as a user sees it mid-computation
+        raise RuntimeError("still computing")
+
+    monkeypatch.setattr(embed, "projection", computing)
+    at.sidebar.slider(key="n_neighbors").set_value(40).run()  # no stored map with 40 neighbours
+    ids = [c.proto.id for c in at.get("plotly_chart")]
+    assert any(i.endswith("-map-previous") for i in ids) and "The map shown before" in texts(at.caption)
+
+
 def test_a_broken_checkpoint_is_left_out_with_its_reason(shipped, data_cache):
     weights, _ = checkpoints.paths("vae", shipped)
     weights.write_bytes(weights.read_bytes()[:100])

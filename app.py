@@ -13,6 +13,37 @@ INTRO = (
     "same seed gives the same picture again, and every page's address holds its settings, so a link shares the view."
 )
 
+LESSON = f"""
+1. **Samples** (5 min): draw 64 digits from each model at temperature 1, then 0.5 and 0. Which model draws the
+   best digits? Turn on the labels: how many does the classifier call a {HELD_OUT_DIGIT}, a digit none of them saw?
+2. **Interpolation** (10 min): walk from a 2 to an 8 in each model. Where along the path does the classifier change
+   its mind? Try an analogy: 2 is to 8 as another 2 is to ...?
+3. **Embeddings** (10 min): the test digits' codes on a map. Which digits form islands, which blur together, where do
+   the {HELD_OUT_DIGIT}s land? Select a cluster and look at its digits.
+4. **Reconstructions** (5 min): what each model keeps of a digit; the 2-D VAE's whole latent space as one picture.
+5. **Few-shot {HELD_OUT_DIGIT}** (10 min): show the models ten {HELD_OUT_DIGIT}s, or let students draw their own,
+   and compare four ways of making more. Which one makes {HELD_OUT_DIGIT}s, and which merely copies?
+6. **GAN training** (5 min): two networks in a contest, epoch by epoch.
+"""
+GLOSSARY = {
+    "latent code, Z": "the list of numbers a model uses to describe a digit; here drawn from a standard Gaussian, so "
+                      "any random code can be decoded into a picture.",
+    "encode, decode": "image to code, code to image. The flow does both exactly; the VAE encodes to the most likely "
+                      "code; the GAN has no encoder and searches for a code (inversion).",
+    "temperature": "how far from the centre of the Gaussian codes are drawn: 0 is the centre itself, 1 the model's own "
+                   "prior, above 1 stranger codes.",
+    "bits/dim": "how many bits the flow needs per pixel to store an image with its probability model: lower means "
+                "the model finds the image more likely. Likelihood is not meaning: a model can find simple, "
+                "smooth images likely even if they are not digits it learned.",
+    "nats": "the same kind of measure with natural logarithms (1 nat = 1.44 bits), used for the VAEs' bounds.",
+    "ELBO": "evidence lower bound: what a VAE maximises, a lower bound on the log-likelihood of a digit.",
+    "Fréchet distance": "how far the classifier's view of a set of samples is from its view of real digits "
+                        "(the recipe of FID); lower is closer, and two sets of real digits score the floor.",
+    "static": "an image rougher than every handwritten digit in MNIST (measured by its total variation): a model "
+              "decoding a code it cannot handle. The app gives static no digit label.",
+    "inversion": "finding the code a model would decode into a given image.",
+}
+
 
 def pages_section() -> None:
     for path, title, icon, what in ui.PAGES[1:]:
@@ -47,6 +78,10 @@ st.title("Latent Explorer")
 st.markdown(INTRO)
 st.header("Pages")
 pages_section()
+with st.expander("A 45-minute lesson", expanded=False, icon=":material/school:"):
+    st.markdown(LESSON)
+with st.expander("Glossary", expanded=False, icon=":material/menu_book:"):
+    st.markdown("\n".join(f"- **{term}**: {meaning}" for term, meaning in GLOSSARY.items()))
 st.header("Models")
 models = ui.status()
 unusable = [n for n, m in models.items() if isinstance(m, str)]

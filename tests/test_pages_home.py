@@ -1,5 +1,6 @@
 """AppTests of the Home page: the pages, every model's card, broken checkpoints flagged with their messages."""
 
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -39,3 +40,11 @@ def test_broken_checkpoints_are_flagged_and_the_rest_shown(broken_checkpoints):
     assert errors[0].startswith("Checkpoint 'flow'") and errors[1].startswith("Checkpoint 'classifier'")
     assert "Not available: flow, classifier" in at.warning[0].value
     assert len(at.code) == len(ui.SHIPPED) - 2  # the usable models still show their cards
+
+
+def test_the_lesson_walks_through_pages_that_exist_and_the_glossary_is_there(checkpoint_env):
+    at = run_app()
+    lesson, glossary = (e for e in at.expander if e.label in ("A 45-minute lesson", "Glossary"))
+    named = set(re.findall(r"\*\*([^*]+)\*\* \(\d+ min\)", texts(lesson.markdown)))
+    assert named == {title for _, title, _, _ in ui.PAGES[1:]}
+    assert "**bits/dim**" in texts(glossary.markdown) and "**static**" in texts(glossary.markdown)

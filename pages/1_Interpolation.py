@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from explorer import data, images, judge, latent, metrics, plots, ui
+from explorer import analogies, data, images, judge, latent, metrics, plots, ui
 
 ui.page_setup(__file__)
 st.title("Interpolation")
@@ -84,6 +84,11 @@ def analogy(sha: str, picks: tuple, _model, _x) -> tuple[np.ndarray, int]:
     """The model's a, b, c and the answer, and how many of them failed to decode to finite pixels."""
     answer, failed = images.finite(ui.on_device(latent.solve_analogy, _model, _x[0:1], _x[1:2], _x[2:3]))
     return images.to_numpy(answer), failed
+
+
+@st.cache_data(max_entries=16, show_spinner="Scoring the model's analogies...")
+def analogy_success(sha: str, classifier_sha: str, _model, _classifier, _test) -> float:
+    return ui.on_device(analogies.success_rate, _model, _classifier, _test)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -200,6 +205,11 @@ else:
                    if reading == judge.STATIC else
                    f"The classifier reads the answer as {probs.argmax()} ({probs.max():.0%} sure).")
     model_versions(model, answer[:3], list("abc"), ends="The answer is computed from these, not from the real images.")
+    if classifier is not None:
+        rate = analogy_success(model.sha256, classifier.sha256, model.model, classifier.model, test)
+        st.info(f"How good are analogies in {model.name}? Of {analogies.TRIALS} random analogies between test digits "
+                f"(a and c two images of one digit, b another digit), **{rate:.0%}** come out as b's digit.",
+                icon=":material/analytics:")
     st.download_button("Download PNG", images.png_bytes(images.grid(pictures, ncols=4, scale=4)),
                        file_name=f"analogy_{model.name}.png", mime="image/png", on_click="ignore")
 st.caption(ui.device_caption())

@@ -77,6 +77,7 @@ def test_analogy_mode(app, media):
     assert captions[:3] == ["a: test 2 #0", "b: test 8 #0", "c: test 2 #1"]
     assert captions[3] == "? = c + (b − a)"
     assert "The classifier reads the answer as" in texts(app.caption)
+    assert "random analogies between test digits" in texts(app.info)
     assert served_image(media, app.image[3]).size == (112, 112)
 
 

@@ -66,11 +66,12 @@ def test_finetune_leaves_the_shared_flow_untouched(models, examples):
     assert weights_digest(flow) == before
     assert [p.requires_grad for p in flow.parameters()] == flags and not flow.training
     assert [s for s, _ in steps] == [1, 2, 3, 4] and all(np.isfinite(b) for _, b in steps)
-    original, changed = dict(flow.named_parameters()), dict(tuned.named_parameters())
+    original, changed = dict(flow.named_parameters()), dict(tuned.flow.named_parameters())
     frozen = [n for n in original if n.startswith(fewshot.FROZEN)]
     trained = [n for n in original if not n.startswith(fewshot.FROZEN)]
     assert frozen and all(torch.equal(original[n], changed[n]) for n in frozen)
     assert any(not torch.equal(original[n], changed[n]) for n in trained)
+    assert tuned.shift.abs().sum() > 0 and tuned.log_scale.abs().sum() > 0  # the prior learned too
 
 
 def test_finetune_lowers_the_examples_bits_per_dim(models, examples):

@@ -24,6 +24,16 @@ CARD = {"classes": list(range(9)), "train_size": 0, "epochs": 0, "steps": 0, "tr
         "hardware": "test", "metrics": {}, "command": "tests/conftest.py (untrained)"}
 
 
+def pytest_collection_modifyitems(items):
+    """The slow tiers by folder: ``-m "not browser and not load"`` is the quick run."""
+    for item in items:
+        path = item.path.as_posix()
+        if "/tests/e2e/" in path:
+            item.add_marker(pytest.mark.browser)
+        elif "/tests/load/" in path:
+            item.add_marker(pytest.mark.load)
+
+
 def build_tiny_checkpoints(directory) -> None:
     torch.manual_seed(0)
     batch = load_mnist("train").seen().as_float()[:256]

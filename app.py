@@ -48,7 +48,7 @@ GLOSSARY = {
 def pages_section() -> None:
     for path, title, icon, what in ui.PAGES[1:]:
         left, right = st.columns([1, 3], vertical_alignment="center")
-        left.page_link(path, label=title, icon=icon)
+        left.page_link(path, label=title, icon=icon, query_params=ui.link_params())
         right.markdown(what)
 
 

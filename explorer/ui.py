@@ -41,6 +41,8 @@ PAGES = (
      f"Make new {data.HELD_OUT_DIGIT}s from a handful of examples: MNIST's, uploaded or drawn by you."),
 )
 ROOT = Path(__file__).resolve().parent.parent
+PRESENT = "present"  # the address's key for presenter mode
+PRESENTER_CSS = "<style>html { font-size: 22px; }</style>"  # Streamlit sizes its type in rem
 
 # One model call on the device at a time: many sessions sampling at once queue instead of
 # multiplying GPU memory; on CPU it also keeps torch's thread pool from being oversubscribed.
@@ -54,14 +56,24 @@ training_slots = threading.BoundedSemaphore(half_the_cores())
 
 
 def page_setup(script: str) -> None:
-    """Tab title, icon and wide layout for the page in ``script`` (its ``__file__``), and the sidebar's page links."""
+    """Tab title, icon and wide layout for the page in ``script`` (its ``__file__``), the sidebar's page links, and
+    presenter mode: larger type for a projector, the sidebar folded away, kept in the address and in every link."""
     path = Path(script).resolve().relative_to(ROOT).as_posix()
     _, title, icon, _ = next(page for page in PAGES if page[0] == path)
+    presenting = link_params() is not None
     st.set_page_config(page_title="Latent Explorer" if path == "app.py" else f"{title} · Latent Explorer",
-                       page_icon=icon, layout="wide")
+                       page_icon=icon, layout="wide", initial_sidebar_state="collapsed" if presenting else "auto")
     for file, label, page_icon, _ in PAGES:
-        st.sidebar.page_link(file, label=label, icon=page_icon)
+        st.sidebar.page_link(file, label=label, icon=page_icon, query_params=link_params())
+    if linked(st.sidebar.toggle, "Presenter mode", key=PRESENT,
+              help="Larger type for a projector, and the sidebar folded away when a page opens."):
+        st.html(PRESENTER_CSS)
     st.sidebar.divider()
+
+
+def link_params() -> dict[str, str] | None:
+    """What a link to another page carries from this page's address: presenter mode, when it is on."""
+    return {PRESENT: "true"} if st.query_params.get(PRESENT, "").lower() == "true" else None
 
 
 @st.cache_resource(show_spinner=False)

@@ -48,3 +48,13 @@ def test_the_lesson_walks_through_pages_that_exist_and_the_glossary_is_there(che
     named = set(re.findall(r"\*\*([^*]+)\*\* \(\d+ min\)", texts(lesson.markdown)))
     assert named == {title for _, title, _, _ in ui.PAGES[1:]}
     assert "**bits/dim**" in texts(glossary.markdown) and "**static**" in texts(glossary.markdown)
+
+
+def test_presenter_mode_comes_from_the_link_and_goes_into_every_page_link(checkpoint_env):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["present"] = "true"
+    at.run()
+    assert not at.exception and at.sidebar.toggle(key="present").value
+    assert any("font-size" in e.proto.body for e in at.get("html"))
+    links = at.get("page_link")
+    assert len(links) == 2 * len(ui.PAGES) - 1 and all(link.proto.query_string == "present=true" for link in links)

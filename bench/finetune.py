@@ -4,12 +4,11 @@ For several draws of k training 9s, the flow is fine-tuned on all but ``HELD`` o
 ones (bits/dim) at a few steps, with the share of 64 fixed samples the classifier calls 9 beside it. The copy's
 learned prior always trains (at ``fewshot.PRIOR_RATE``); the rate is the flow steps'. The setting
 with the lowest held-out bits/dim is the rule the app uses (``fewshot.transfer``'s defaults); the test 9s are never
-looked at. The table goes to ``bench/results/finetune.md`` with the date, hardware and command.
+looked at.
 """
 
 from __future__ import annotations
 
-import datetime
 import itertools
 
 import torch
@@ -24,7 +23,6 @@ K, HELD, DRAWS = 10, 3, 3
 RATES = (1e-4, 3e-4, 1e-3)
 FROZEN = {"first level": ("level1",), "the whole flow (prior only)": ("level1", "factor_out", "level2"), "nothing": ()}
 STEPS = (0, 20, 60, 100, 200)
-RESULTS = "bench/results/finetune.md"
 
 
 def run(device: str | None = None, quick: bool = False) -> str:
@@ -52,11 +50,6 @@ def run(device: str | None = None, quick: bool = False) -> str:
             fewshot.finetune(flow, fit, steps=max(steps), lr=lr, frozen=frozen, watch=watch, watch_at=frozenset(steps))
         for s in steps:
             rows.append([frozen_name, f"{lr:g}", s, f"{sum(held_bpd[s]) / draws:.3f}", f"{100 * sum(called[s]) / draws:.0f}%"])
-    text = (f"# Fine-tuning the flow on {K - HELD} of {K} training 9s, scored on the other {HELD}\n\n"
-            f"Measured {datetime.date.today()} on {describe(device)}, flow weights {checkpoints.read_card('flow')['weights_sha256'][:12]}, "
-            f"mean of {draws} draws of the examples.\nCommand: `OMP_NUM_THREADS=1 python -m bench finetune`\n\n"
-            + table(["frozen", "rate", "step", "held-out 9s, bits/dim", "samples called 9"], rows) + "\n")
-    if not quick:
-        with open(RESULTS, "w") as f:
-            f.write(text)
-    return text
+    return (f"Fine-tuning the flow on {K - HELD} of {K} training 9s, scored on the other {HELD}; {describe(device)}, "
+            f"flow weights {checkpoints.read_card('flow')['weights_sha256'][:12]}, mean of {draws} draws\n\n"
+            + table(["frozen", "rate", "step", "held-out 9s, bits/dim", "samples called 9"], rows))

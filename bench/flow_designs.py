@@ -3,13 +3,11 @@
 Each design trains from scratch with ``python -m explorer train flow`` (same data, batch, learning rate and seed) for
 the same wall-clock budget on one torch thread, two designs at a time (one per core of the 2-core machine). Its card
 then gives bits/dim on the test digits 0-8 (uniform dequantization, seeded). The learning rate is the long run's
-(``--epochs 40``), so a row says where each design stands after that many minutes of a real run. The table goes to
-``bench/results/flow_designs.md`` with the date, hardware and command.
+(``--epochs 40``), so a row says where each design stands after that many minutes of a real run.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import subprocess
@@ -17,8 +15,6 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-from explorer.train.loop import hardware, make_context
 
 from .timing import table
 
@@ -31,7 +27,6 @@ DESIGNS = {
     "Glow, gated coupling 8 x 32 x 1 block, bf16": ["--coupling", "gated", "--steps-per-level", "8",
                                                     "--hidden-channels", "32", "--blocks", "1", "--amp"],
 }
-RESULTS = Path(__file__).parent / "results" / "flow_designs.md"
 
 
 def run(minutes: float = 10.0, quick: bool = False) -> str:
@@ -42,14 +37,8 @@ def run(minutes: float = 10.0, quick: bool = False) -> str:
     rows = [[design, f"{card['parameters'] / 1e6:.2f} M", f"{card['steps'] * card['batch_size']:,}",
              f"{card['steps'] * card['batch_size'] / card['train_time_s']:.0f}",
              f"{card['metrics']['test_bpd_digits_0_8']:.3f}"] for design, card in zip(DESIGNS, cards)]
-    text = (f"# Flow designs at {minutes:g} CPU minutes each\n\n"
-            f"Measured {datetime.date.today()} on {hardware(make_context(_cpu()))}, one torch thread per design, two "
-            f"designs at a time.\nCommand: `OMP_NUM_THREADS=1 python -m bench flow_designs --minutes {minutes:g}`\n\n"
-            + table(["design", "parameters", "images seen", "images/s", "test bits/dim, digits 0-8"], rows) + "\n")
-    if not quick:
-        RESULTS.parent.mkdir(exist_ok=True)
-        RESULTS.write_text(text)
-    return text
+    return (f"Flow designs after {minutes:g} minutes of training each, one torch thread each, two at a time\n\n"
+            + table(["design", "parameters", "images seen", "images/s", "test bits/dim, digits 0-8"], rows))
 
 
 def train(design: str, minutes: float, folder: Path) -> dict:
@@ -62,8 +51,3 @@ def train(design: str, minutes: float, folder: Path) -> dict:
     from explorer import checkpoints
     card["parameters"] = sum(p.numel() for p in checkpoints.load(name, directory=folder).model.parameters())
     return card
-
-
-def _cpu():
-    import argparse
-    return argparse.Namespace(device="cpu", seed=0, amp=False, compile=False)

@@ -22,3 +22,13 @@ def test_options_go_only_to_the_benchmarks_that_take_them():
 def test_an_unknown_benchmark_is_refused():
     with pytest.raises(SystemExit):
         parse(["nonsense"])
+
+
+def test_a_full_run_records_its_table_with_when_where_and_how(tmp_path, monkeypatch):
+    import bench.__main__ as command
+
+    monkeypatch.setattr(command, "RESULTS", tmp_path)
+    path = command.record("models", "| a | b |", ["models", "--changes", "5"])
+    text = path.read_text()
+    assert path.name == "models.md" and "| a | b |" in text
+    assert "Command: `python -m bench models --changes 5`" in text and "CPU cores" in text and "Measured 20" in text

@@ -16,20 +16,19 @@ from unittest import mock
 
 import numpy as np
 
-from explorer import checkpoints, embed
+from explorer import catalogue, checkpoints, embed
 from explorer.data import TEST_SIZE, load_mnist
 from explorer.device import describe, pick_device
 
 from .timing import median_seconds, once, table
 
-NAMES = ("flow", "vae", "vae2", "gan")
 QUICK_IMAGES = 1000
 
 
 def run(device: str | None = None, quick: bool = False) -> str:
     device = pick_device(device)
     n = QUICK_IMAGES if quick else TEST_SIZE
-    ckpts = {name: checkpoints.load(name, device=device) for name in NAMES}
+    ckpts = {name: checkpoints.load(name, device=device) for name in catalogue.generative()}
     shipped = {name: (embed.shipped_dir() / embed.codes_name(name, c.sha256)).exists() for name, c in ckpts.items()}
     load_mnist("test")  # the data cache is read once, outside every timing
     with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ, {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from explorer import checkpoints
+from explorer import catalogue, checkpoints
 from explorer.data import load_mnist
 from explorer.device import describe, pick_device, serving_layout
 
@@ -18,7 +18,7 @@ def run(device: str | None = None) -> str:
     device = pick_device(device)
     images = load_mnist("test").as_float(device)[:max(BATCHES)]
     rows = []
-    for name in ("flow", "vae", "vae2", "gan"):
+    for name in catalogue.generative():
         try:
             model = serving_layout(checkpoints.load(name, device=device).model, device)
         except checkpoints.CheckpointError as err:

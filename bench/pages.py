@@ -9,13 +9,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from explorer import checkpoints, curves, embed, fewshot, latent, metrics, plots, recon
+from explorer import catalogue, checkpoints, curves, embed, fewshot, latent, metrics, plots, recon
 from explorer.data import HELD_OUT_DIGIT, few_shot, load_mnist, pick
 from explorer.device import describe, pick_device
 
 from .timing import once, table
-
-NAMES = ("flow", "vae", "vae2", "gan", "classifier")
 
 
 class Steps:
@@ -32,7 +30,8 @@ class Steps:
 
 def run(device: str | None = None) -> str:
     device = pick_device(device)
-    models = {n: checkpoints.load(n, device=device).model for n in NAMES}
+    models = {n: checkpoints.load(n, device=device).model for n in catalogue.names()}
+    models["judge"] = models[catalogue.judge()]
     test = load_mnist("test")
     step = Steps()
     interpolation(step, models, test, device)
@@ -47,16 +46,16 @@ def run(device: str | None = None) -> str:
 
 def interpolation(step: Steps, models: dict, test, device) -> None:
     x = torch.cat([pick(test, 2, 0), pick(test, 8, 0)]).to(device)
-    for name in ("flow", "vae", "gan"):
+    for name in catalogue.generative():
         frames = step("Interpolation", f"walk {name}, 10 steps (18 frames)", latent.walk, models[name], x[:1], x[1:], 10)
-    step("Interpolation", "classifier on 10 frames", metrics.predict_proba, models["classifier"], frames[:10])
+    step("Interpolation", "classifier on 10 frames", metrics.predict_proba, models["judge"], frames[:10])
 
 
 def samples(step: Steps, models: dict) -> None:
-    for name in ("flow", "vae", "gan"):
+    for name in catalogue.generative():
         for n in (64, 256):
             step("Samples", f"{name}, n = {n}", models[name].sample, n, 1.0, torch.Generator().manual_seed(0))
-    step("Samples", "classifier labels for 256", metrics.predict_proba, models["classifier"], torch.rand(256, 1, 28, 28))
+    step("Samples", "classifier labels for 256", metrics.predict_proba, models["judge"], torch.rand(256, 1, 28, 28))
 
 
 def embeddings(step: Steps, models: dict, test) -> None:
@@ -69,15 +68,16 @@ def embeddings(step: Steps, models: dict, test) -> None:
     step("Embeddings", "figure to JSON (what the browser gets)", figure.to_json)
     step("Embeddings", "neighbour mix of the map", embed.neighbour_mix, coords, labels)
     x = test.as_float()[:48]
-    for name in ("flow", "vae", "vae2", "gan"):
+    for name in catalogue.generative():
         step("Embeddings", f"encode + decode a selection of 48 ({name})", recon.reconstruct, models[name], x)
 
 
 def reconstructions(step: Steps, models: dict, test, device) -> None:
     x = test.as_float(device)[:40]
-    for name in ("flow", "vae", "vae2", "gan"):
+    for name in catalogue.generative():
         step("Reconstructions", f"10 digits x 4 ({name})", recon.reconstruct, models[name], x)
-    step("Reconstructions", "latent plane 20 x 20 (vae2)", recon.latent_plane, models["vae2"], 20, 0.99)
+    planar = catalogue.with_latent_dim(2)[0]
+    step("Reconstructions", f"latent plane 20 x 20 ({planar})", recon.latent_plane, models[planar], 20, 0.99)
     coords, labels = np.random.default_rng(0).normal(size=(len(test), 2)), test.labels.numpy()
     step("Reconstructions", "plane figure with 10,000 codes, to JSON", lambda: plots.add_picture(
         plots.digit_scatter(coords, labels), np.zeros((560, 560)), (0.005, 0.995), (0.005, 0.995)).to_json())
@@ -97,10 +97,10 @@ def gan_training(step: Steps) -> None:
 def few_shot_9(step: Steps, models: dict, test) -> None:
     nines = test.held_out().as_float()
     ref = step("Few-shot_9", f"reference: {len(nines):,} test 9s (once per server)", fewshot.reference, nines,
-               models["classifier"], models["flow"])
+               models["judge"], models["flow"])
     examples = few_shot(load_mnist("train"), HELD_OUT_DIGIT, 10, 0).as_float()
     for method in ("pixel", "flow", "vae"):
         step("Few-shot_9", f"{method}, k = 10, n = 64, scored", fewshot.run, method, examples, ref,
-             flow=models["flow"], vae=models["vae"], classifier=models["classifier"], n=64)
+             flow=models["flow"], vae=models["vae"], classifier=models["judge"], n=64)
     step("Few-shot_9", "fine-tune 60 steps + test 9s' bits/dim", fewshot.transfer, models["flow"], examples, ref,
          steps=60)

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     sample.add_argument("--out", required=True, help="output .npy file")
     sample.set_defaults(run=_sample)
     evaluate = verbs.add_parser("evaluate", help="recompute the metrics of shipped checkpoints and write them into their cards")
-    evaluate.add_argument("--names", nargs="+", default=None, help="checkpoints to evaluate (default: all shipped names)")
+    evaluate.add_argument("--names", nargs="+", default=None, help="checkpoints to evaluate (default: every card)")
     evaluate.add_argument("--samples", type=int, default=10_000, help="samples per generative model for the Frechet distance")
     evaluate.add_argument("--iwae-samples", type=int, default=None, help="importance samples per image for the VAE bound")
     evaluate.add_argument("--test-images", type=int, default=None, help="use only the first N test images (quick checks)")
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     embed = verbs.add_parser("embed", help="compute the Embeddings page's default maps and store them in checkpoints/embeddings/")
     embed.add_argument("--precompute", action="store_true", required=True,
                        help="UMAP, t-SNE and PCA of every generative checkpoint's test-set codes, default settings")
-    embed.add_argument("--names", nargs="+", default=None, help="checkpoints (default: flow vae vae2 gan)")
+    embed.add_argument("--names", nargs="+", default=None, help="checkpoints (default: every generative model)")
     embed.add_argument("--methods", nargs="+", default=None, choices=("umap", "tsne", "pca"))
     embed.add_argument("--device", default=None)
     embed.set_defaults(run=_embed)
@@ -99,9 +99,9 @@ def _sample(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     import json
 
-    from .evaluate import IWAE_SAMPLES, NAMES, evaluate, table
+    from .evaluate import IWAE_SAMPLES, evaluate, table
 
-    result = evaluate(args.names or NAMES, samples=args.samples, iwae_samples=args.iwae_samples or IWAE_SAMPLES,
+    result = evaluate(args.names, samples=args.samples, iwae_samples=args.iwae_samples or IWAE_SAMPLES,
                       test_images=args.test_images, device=args.device)
     for name, why in result.skipped.items():
         print(f"skipped {name}: {why}", file=sys.stderr)
@@ -159,10 +159,10 @@ def _cards(args: argparse.Namespace) -> None:
 
 
 def _embed(args: argparse.Namespace) -> None:
-    from . import embed
+    from . import catalogue, embed
     from .device import pick_device
 
-    embed.precompute(args.names or ("flow", "vae", "vae2", "gan"), methods=args.methods or tuple(embed.METHODS),
+    embed.precompute(args.names or catalogue.generative(), methods=args.methods or tuple(embed.METHODS),
                      device=pick_device(args.device))
 
 

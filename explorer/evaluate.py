@@ -16,15 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import checkpoints
+from . import catalogue, checkpoints
 from .data import HELD_OUT_DIGIT, load_mnist
 from .device import pick_device
 from .metrics import (BATCH, binarize, classify, features, frechet_distance, mean_bits_per_dim, predict_proba,
                       vae_iwae_nll, vae_negative_elbo)
 
-NAMES = ("flow", "vae", "vae2", "gan", "classifier")
-GENERATIVE_KINDS = ("flow", "vae", "gan")
-CLASSIFIER = "classifier"
 IWAE_SAMPLES = 100  # larger k tightens the bound (Burda et al. use 5000) at proportional cost
 CONFIDENT = 0.9
 
@@ -70,10 +67,11 @@ def fd_floor(classifier: nn.Module, reference: np.ndarray, n: int) -> float:
     return frechet_distance(features(classifier, train.as_float()[pick]), reference)
 
 
-def evaluate(names=NAMES, *, directory: Path | None = None, samples: int = 10_000,
+def evaluate(names: list[str] | None = None, *, directory: Path | None = None, samples: int = 10_000,
              iwae_samples: int = IWAE_SAMPLES, test_images: int | None = None,
              device: str | None = None, write: bool = True) -> Evaluation:
-    """Measure checkpoints ``names`` in ``directory`` and, when ``write``, merge the numbers into their cards.
+    """Measure checkpoints ``names`` (default: every card) in ``directory`` and, when ``write``, merge the numbers
+    into their cards.
 
     ``test_images`` keeps only the first so many test images of each set, for quick checks.
     """
@@ -82,10 +80,12 @@ def evaluate(names=NAMES, *, directory: Path | None = None, samples: int = 10_00
     seen, nines, everything = (d.as_float()[:test_images] for d in (test.seen(), test.held_out(), test))
     labels = test.labels[:test_images]
     result = Evaluation()
-    classifier = _load(CLASSIFIER, directory, device, result)
-    judge = None  # reference features of test digits 0-8 and the floor, computed on first need
+    judge_name = catalogue.judge(directory)
+    classifier = _load(judge_name, directory, device, result) if judge_name else None
+    reference = None  # features of test digits 0-8 and the floor, computed on first need
+    names = catalogue.names(directory) if names is None else names
     for name in names:
-        checkpoint = classifier if name == CLASSIFIER else _load(name, directory, device, result)
+        checkpoint = classifier if name == judge_name else _load(name, directory, device, result)
         if checkpoint is None:
             continue
         model, kind = checkpoint.model, checkpoint.card["kind"]
@@ -98,14 +98,14 @@ def evaluate(names=NAMES, *, directory: Path | None = None, samples: int = 10_00
             metrics["test_neg_elbo_nats_digits_0_8"] = round(vae_negative_elbo(model, binary, seed=0), 3)
             metrics["test_iwae_nll_nats_digits_0_8"] = round(vae_iwae_nll(model, binary, k=iwae_samples, seed=0), 3)
             metrics["iwae_samples"] = iwae_samples
-        if kind in GENERATIVE_KINDS and classifier is not None:
-            if judge is None:
-                reference = features(classifier.model, seen)
-                judge = reference, fd_floor(classifier.model, reference, samples)
-            metrics.update(sample_quality(model, classifier.model, *judge, samples))
-        elif kind in GENERATIVE_KINDS:
+        if kind in catalogue.GENERATIVE_KINDS and classifier is not None:
+            if reference is None:
+                real = features(classifier.model, seen)
+                reference = real, fd_floor(classifier.model, real, samples)
+            metrics.update(sample_quality(model, classifier.model, *reference, samples))
+        elif kind in catalogue.GENERATIVE_KINDS:
             result.notes.append(f"{name}: no classifier checkpoint, so no Frechet distance or label shares")
-        if kind == CLASSIFIER:
+        if kind == catalogue.JUDGE_KIND:
             predicted = predict_proba(model, everything).argmax(1)
             metrics["test_accuracy"] = round((predicted == labels).float().mean().item(), 5)
         result.metrics[name], result.kinds[name] = metrics, kind
@@ -113,8 +113,8 @@ def evaluate(names=NAMES, *, directory: Path | None = None, samples: int = 10_00
             card = checkpoints.read_card(name, directory)
             card["metrics"] = {**card["metrics"], **metrics}
             checkpoints.write_card(card, checkpoints.paths(name, directory)[1])
-    if CLASSIFIER not in names:  # only loaded as the judge of samples; the notes already say what it cost
-        result.skipped.pop(CLASSIFIER, None)
+    if judge_name not in names:  # only loaded as the judge of samples; the notes already say what it cost
+        result.skipped.pop(judge_name, None)
     return result
 
 

@@ -31,8 +31,9 @@ OPTIONS = ("--server.headless", "true", "--server.fileWatcherType", "none",  # t
            "--client.showSidebarNavigation", "false",  # the app draws its own page links (explorer.ui.PAGES)
            "--runner.postScriptGC", "false")  # see keep_memory_tidy
 PRELOADED = ("numpy", "pandas", "torch", "plotly.graph_objects", "streamlit", "streamlit.web.bootstrap",
-             *(f"explorer.{name}" for name in ("analogies", "cards", "checkpoints", "curves", "data", "embed", "fewshot",
-                                              "images", "judge", "latent", "metrics", "plots", "recon", "ui", "upload")))
+             *(f"explorer.{name}" for name in ("analogies", "cards", "catalogue", "checkpoints", "curves", "data", "embed",
+                                              "fewshot", "images", "judge", "latent", "metrics", "plots", "recon", "ui",
+                                              "upload")))
 TIDY_SECONDS = 5.0
 
 

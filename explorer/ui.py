@@ -15,13 +15,9 @@ import numpy as np
 import streamlit as st
 import torch
 
-from . import checkpoints, data, images
+from . import catalogue, checkpoints, data, images
 from .device import describe, pick_device, serving_layout
 from .serve import half_the_cores
-
-# The checkpoints the product ships, in the order the app lists them.
-SHIPPED = ("flow", "vae", "vae2", "gan", "classifier")
-GENERATIVE = ("flow", "vae", "vae2", "gan")
 
 # The app's pages in sidebar order: (script, title, icon, what it is for). Streamlit's own page list is hidden
 # (explorer.serve: client.showSidebarNavigation false) so that Home is called Home and every page has its icon.
@@ -98,9 +94,9 @@ def load(name: str) -> checkpoints.Checkpoint | None:
 
 
 def status() -> dict[str, checkpoints.Checkpoint | str]:
-    """Every shipped checkpoint: the loaded checkpoint, or the message saying why it is unusable."""
+    """Every checkpoint the cards list: the loaded checkpoint, or the message saying why it is unusable."""
     found = {}
-    for name in SHIPPED:
+    for name in catalogue.names():
         try:
             found[name] = _load(name, str(checkpoints.checkpoint_dir()))
         except checkpoints.CheckpointError as err:
@@ -108,8 +104,11 @@ def status() -> dict[str, checkpoints.Checkpoint | str]:
     return found
 
 
-def select_model(label: str = "Model", names=GENERATIVE, key: str = "model") -> checkpoints.Checkpoint | None:
-    """A selector over the usable models among ``names``; explains the missing ones; None if none is usable."""
+def select_model(label: str = "Model", names: list[str] | None = None,
+                 key: str = "model") -> checkpoints.Checkpoint | None:
+    """A selector over the usable models among ``names`` (default: every generative model); explains the missing
+    ones; None if none is usable."""
+    names = catalogue.generative() if names is None else names
     found = {n: c for n in names if not isinstance(c := status()[n], str)}
     broken = [n for n in names if n not in found]
     if broken:

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import embed, images, plots, recon, ui
+from explorer import catalogue, embed, images, plots, recon, ui
 from explorer.data import HELD_OUT_DIGIT, TEST_SIZE
 
 ui.page_setup(__file__)
@@ -18,7 +18,6 @@ st.markdown(
     "9s land. Click a dot, or drag a box or a lasso, to see those digits and what the model decodes from their codes."
 )
 MAX_SHOWN = 48
-MODELS = ("vae", "vae2", "flow", "gan")  # the VAE first: its codes are the ones trained to be compact
 MIN_DIST = (0.0, 0.05, 0.1, 0.25, 0.5, 0.8, 0.99)
 PERPLEXITY = (5, 10, 20, 30, 50, 100)
 SHOWN = "map-shown"  # session state: which map was shown last (model, weights, method, settings, seed)
@@ -144,7 +143,7 @@ def clustering_chart(mix: np.ndarray) -> go.Figure:
                             range=[0, 1.15], tickformat=".0%")
 
 
-ckpt = ui.select_model(names=MODELS)
+ckpt = ui.select_model(names=catalogue.generative(first="vae"))  # the VAEs first: their codes are trained to be compact
 if ckpt is None:
     st.stop()
 method = method_ui(ckpt.name, ckpt.sha256)

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from explorer import embed, images, plots, recon, ui
+from explorer import catalogue, embed, images, plots, recon, ui
 from explorer.data import HELD_OUT_DIGIT
 
 ui.page_setup(__file__)
@@ -18,7 +18,6 @@ st.markdown(
     "it loses (thin strokes, odd loops) — and at the **9s**, a digit none of the models was trained on."
 )
 SCALE = 3
-ENCODERS = ("vae", "vae2", "gan", "flow")  # the VAEs first: theirs are the reconstructions worth studying
 
 
 # -- choices --------------------------------------------------------------------------------------
@@ -127,7 +126,7 @@ def plane_section(ckpt, n: int, coverage: float, show_codes: bool) -> None:
                        mime="image/png", file_name=f"latent_plane_{ckpt.name}_{n}x{n}.png", key="download-plane")
 
 
-ckpt = ui.select_model(names=ENCODERS)
+ckpt = ui.select_model(names=catalogue.generative(first="vae"))  # the VAEs first: theirs are worth studying
 if ckpt is None:
     st.stop()
 digits, per_digit, metric, seed = examples_ui()
@@ -135,12 +134,12 @@ grid_n, coverage, show_codes = plane_ui()
 reconstructions_section(ckpt, digits, per_digit, metric, seed)
 
 st.header("The 2-D latent plane")
-usable = [c for c in ui.status().values() if not isinstance(c, str)]
-flat = ckpt if ckpt.model.latent_dim == 2 else next((c for c in usable if getattr(c.model, "latent_dim", 0) == 2), None)
+planar = catalogue.with_latent_dim(2)
+flat = ckpt if ckpt.name in planar else next((c for n in planar if not isinstance(c := ui.status()[n], str)), None)
 if flat:
     plane_section(flat, grid_n, coverage, show_codes)
 else:
-    problem = ui.status().get("vae2")
-    st.info("No model with a 2-D latent space (vae2) is available" + (f": {problem}" if isinstance(problem, str) else "."),
+    problems = [f"{n}: {ui.status()[n]}" for n in planar]
+    st.info("No model with a 2-D latent space is available" + (f" ({'; '.join(problems)})" if problems else "."),
             icon=":material/info:")
 st.caption(ui.device_caption())

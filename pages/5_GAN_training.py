@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import checkpoints, curves, plots, ui
+from explorer import catalogue, checkpoints, curves, plots, ui
 
 ui.page_setup(__file__)
 st.title("GAN training")
@@ -40,18 +40,25 @@ losses; the gradient penalty should stay small, spikes mean the critic has left 
 
 # -- choices --------------------------------------------------------------------------------------
 
-def checkpoint_ui() -> str:
-    """The shipped GAN first, then any other GAN checkpoint that stored a training history."""
-    others = []
-    for name in checkpoints.available():
-        try:
-            card = checkpoints.read_card(name)
-        except checkpoints.CheckpointError:
-            continue
-        if name != "gan" and card.get("kind") == "gan" and card.get("history"):
-            others.append(name)
-    return ui.linked(st.sidebar.selectbox, "Training run", ["gan", *others], key="run",
-                     help="The shipped GAN; other GAN checkpoints with stored curves are listed too.")
+def checkpoint_ui() -> str | None:
+    """The GAN checkpoints (the shipped GAN first); None without any."""
+    runs = [e.name for e in catalogue.entries() if e.kind == "gan"]
+    if not runs:
+        return None
+    return ui.linked(st.sidebar.selectbox, "Training run", runs, key="run",
+                     help="Every GAN checkpoint: the shipped GAN, and any you trained beside it.")
+
+
+def unreadable_cards() -> list[str]:
+    """Why each card that cannot be read cannot (one of them may be a GAN's)."""
+    problems = []
+    for entry in catalogue.entries():
+        if entry.kind is None:
+            try:
+                checkpoints.read_card(entry.name)
+            except checkpoints.CheckpointError as err:
+                problems.append(str(err))
+    return problems
 
 
 def smoothing_ui() -> float:
@@ -187,7 +194,13 @@ def run_section(name: str, smoothing: float) -> None:
 
 name = checkpoint_ui()
 smoothing = smoothing_ui()
-run_section(name, smoothing)
+if name is not None:
+    run_section(name, smoothing)
+else:
+    st.error("No GAN training run can be shown: no GAN checkpoint could be read.",
+             icon=":material/error:")
+    for problem in unreadable_cards():
+        st.error(problem, icon=":material/error:")
 with st.expander("What healthy and failing GAN training look like", expanded=True):
     st.markdown(HEALTH_NOTES)
 st.caption(ui.device_caption())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from explorer import ui
+from explorer import catalogue, ui
 from page_checks import texts
 
 APP = str(Path(__file__).parent.parent / "app.py")
@@ -22,14 +22,14 @@ def test_home_lists_pages_models_and_device(checkpoint_env):
     at = run_app()
     pages = sorted(p.name for p in (Path(APP).parent / "pages").glob("*.py"))
     assert len(at.get("page_link")) == 2 * len(pages) + 1  # the sidebar (with Home) and the Pages section
-    assert [s.value for s in at.subheader] == list(ui.SHIPPED)
+    assert [s.value for s in at.subheader] == list(catalogue.names())
     assert not at.error and not at.warning
     text = texts(at.markdown)
     assert "**kind:** gan" in text and "**latent:** 16-D, encoded by optimised inversion" in text
     assert "**trained on digits:** 0-8 (9 held out)" in text and "**hardware:** test" in text
-    assert [c.value for c in at.code] == ["tests/conftest.py (untrained)"] * len(ui.SHIPPED)
+    assert [c.value for c in at.code] == ["tests/conftest.py (untrained)"] * len(catalogue.names())
     assert "Models run on cpu" in texts(at.caption)
-    assert texts(at.caption).count("in memory: unchanged since loading") == len(ui.SHIPPED)
+    assert texts(at.caption).count("in memory: unchanged since loading") == len(catalogue.names())
     assert "held out everywhere" in text
 
 
@@ -39,7 +39,7 @@ def test_broken_checkpoints_are_flagged_and_the_rest_shown(broken_checkpoints):
     assert len(errors) == 2 and all("truncated or corrupt" in e for e in errors)
     assert errors[0].startswith("Checkpoint 'flow'") and errors[1].startswith("Checkpoint 'classifier'")
     assert "Not available: flow, classifier" in at.warning[0].value
-    assert len(at.code) == len(ui.SHIPPED) - 2  # the usable models still show their cards
+    assert len(at.code) == len(catalogue.names()) - 2  # the usable models still show their cards
 
 
 def test_the_lesson_walks_through_pages_that_exist_and_the_glossary_is_there(checkpoint_env):

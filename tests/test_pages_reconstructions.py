@@ -94,5 +94,5 @@ def test_without_a_2d_model_the_plane_explains_why(tiny_checkpoints, tmp_path, m
     at.run()
     st.cache_resource.clear()
     assert not at.exception
-    assert "No model with a 2-D latent space (vae2) is available: Checkpoint 'vae2'" in texts(at.info)
+    assert "No model with a 2-D latent space is available (vae2: Checkpoint 'vae2'" in texts(at.info)
     assert "Unavailable: vae2" in texts(at.sidebar.caption)

@@ -1,0 +1,58 @@
+"""Which models there are and what each is for, read from the checkpoint cards: the one list every part asks.
+
+A card's ``kind`` gives the role: ``flow``, ``vae`` and ``gan`` are generative models, which the pages draw with;
+``classifier`` is the judge that reads what they draw. Names come from the cards present, so a new checkpoint
+appears everywhere without code naming it; a card that cannot be read still lists its name, so its error shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import checkpoints
+
+GENERATIVE_KINDS = ("flow", "vae", "gan")
+JUDGE_KIND = "classifier"
+ORDER = (*GENERATIVE_KINDS, JUDGE_KIND)
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    kind: str | None  # None when the card cannot be read
+    latent_dim: int | None  # from the card's config, where it names one
+
+
+def entries(directory: Path | None = None) -> list[Entry]:
+    """Every checkpoint's card in ``directory``, in the app's order: by kind (flow, vae, gan, classifier), then name."""
+    found = []
+    for name in checkpoints.available(directory):
+        try:
+            card = checkpoints.read_card(name, directory)
+            found.append(Entry(name, card.get("kind"), card.get("config", {}).get("latent_dim")))
+        except checkpoints.CheckpointError:
+            found.append(Entry(name, None, None))
+    rank = {kind: i for i, kind in enumerate(ORDER)}
+    return sorted(found, key=lambda e: (rank.get(e.kind, len(ORDER)), e.name))
+
+
+def names(directory: Path | None = None) -> list[str]:
+    """Every checkpoint, usable or not."""
+    return [e.name for e in entries(directory)]
+
+
+def generative(directory: Path | None = None, first: str | None = None) -> list[str]:
+    """The generative models, those of kind ``first`` leading when a page has a reason to show them first."""
+    models = [e for e in entries(directory) if e.kind in GENERATIVE_KINDS]
+    return [e.name for e in sorted(models, key=lambda e: e.kind != first)]
+
+
+def judge(directory: Path | None = None) -> str | None:
+    """The classifier that judges the samples, or None without one."""
+    return next((e.name for e in entries(directory) if e.kind == JUDGE_KIND), None)
+
+
+def with_latent_dim(dim: int, directory: Path | None = None) -> list[str]:
+    """The generative models whose latent space has ``dim`` dimensions."""
+    return [e.name for e in entries(directory) if e.kind in GENERATIVE_KINDS and e.latent_dim == dim]

@@ -1,0 +1,23 @@
+import json
+import shutil
+
+from explorer import catalogue, checkpoints
+
+
+def test_the_shipped_models_by_role():
+    assert catalogue.names() == ["flow", "vae", "vae2", "gan", "classifier"]
+    assert catalogue.generative() == ["flow", "vae", "vae2", "gan"]
+    assert catalogue.generative(first="vae") == ["vae", "vae2", "flow", "gan"]
+    assert catalogue.judge() == "classifier" and catalogue.with_latent_dim(2) == ["vae2"]
+
+
+def test_a_new_card_adds_a_model_and_an_unreadable_one_keeps_its_name(tiny_checkpoints, tmp_path):
+    directory = tmp_path / "checkpoints"
+    shutil.copytree(tiny_checkpoints, directory)
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(directory / f"vae{suffix}", directory / f"vae-beta4{suffix}")
+    card = json.loads((directory / "vae-beta4.json").read_text())
+    (directory / "vae-beta4.json").write_text(json.dumps({**card, "name": "vae-beta4"}))
+    checkpoints.paths("gan", directory)[1].write_text("{ not json")
+    assert catalogue.generative(directory) == ["flow", "vae", "vae-beta4", "vae2"]
+    assert catalogue.names(directory)[-1] == "gan"  # listed, so its error can be shown

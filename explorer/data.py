@@ -75,6 +75,10 @@ class Digits:
         """The digit no generative model ever sees in training (9)."""
         return self.of_classes([HELD_OUT_DIGIT])
 
+    def numbered(self, numbers: list[int]) -> Digits:
+        """The images at positions ``numbers``, in that order."""
+        return self.where(torch.as_tensor(numbers, dtype=torch.long))
+
     def as_float(self, device: torch.device | str = "cpu") -> torch.Tensor:
         """Images as float32 (N, 1, 28, 28) in [0, 1]."""
         return self.images.to(device).unsqueeze(1).float().div_(255)
@@ -239,6 +243,16 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         if (module, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
         return super().find_class(module, name)
+
+
+def picks(digits: Digits, chosen) -> torch.Tensor:
+    """The images ``chosen`` as (digit, index) pairs, in order, as float (N, 1, 28, 28) in [0, 1]."""
+    return torch.cat([pick(digits, digit, index) for digit, index in chosen])
+
+
+def examples_of(pixels) -> torch.Tensor:
+    """uint8 images (N, 28, 28), e.g. a user's uploads or drawings, as float (N, 1, 28, 28) in [0, 1]."""
+    return torch.as_tensor(np.asarray(pixels)).unsqueeze(1).float() / 255
 
 
 def pick(digits: Digits, digit: int, index: int) -> torch.Tensor:

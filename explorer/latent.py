@@ -99,8 +99,10 @@ def solve_analogy(model: GenerativeModel, a: torch.Tensor, b: torch.Tensor, c: t
     return model.decode(torch.cat([z, analogy(z[0:1], z[1:2], z[2:3])])).cpu()
 
 
-def crossing(probs: torch.Tensor, start: int, end: int) -> int | None:
-    """First frame of ``probs`` (T, 10) where the classifier prefers digit ``end`` to digit ``start``; None if never."""
+def crossing(probs, start: int, end: int) -> int | None:
+    """First frame of ``probs`` (T, 10), tensor or array, where the classifier prefers digit ``end`` to digit
+    ``start``; None if never."""
+    probs = torch.as_tensor(probs)
     later = torch.nonzero(probs[:, end] > probs[:, start]).flatten()
     return int(later[0]) if len(later) else None
 

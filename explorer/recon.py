@@ -36,9 +36,9 @@ def reconstruct(model, x: torch.Tensor, run=_call) -> torch.Tensor:
     return run(model.decode, run(model.encode, x)).float().cpu()
 
 
-def errors(x: torch.Tensor, x_hat: torch.Tensor, metric: str) -> np.ndarray:
-    """Per-image error (N,) of reconstructions ``x_hat`` against ``x`` (both (N, 1, 28, 28) in [0, 1])."""
-    x, x_hat = x.float().flatten(1).cpu(), x_hat.float().flatten(1).cpu()
+def errors(x, x_hat, metric: str) -> np.ndarray:
+    """Per-image error (N,) of reconstructions ``x_hat`` against ``x`` (tensors or arrays, N images in [0, 1])."""
+    x, x_hat = (torch.as_tensor(v).float().flatten(1).cpu() for v in (x, x_hat))
     if metric == "mse":
         return (x - x_hat).pow(2).mean(1).numpy()
     if metric == "bce":

@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from . import catalogue, checkpoints, data, images
+from . import catalogue, checkpoints, data, images, metrics
 from .device import describe, pick_device, serving_layout
 from .serve import half_the_cores
 
@@ -206,6 +206,13 @@ def on_device(fn, *args, **kwargs):
 
 
 @st.cache_resource(show_spinner="Loading MNIST...")
+@st.cache_data(max_entries=128, show_spinner=False)
+def probabilities(classifier_sha: str, pictures_key: tuple, _classifier, _pictures: np.ndarray) -> np.ndarray:
+    """The classifier's probabilities (N, 10) for ``pictures`` (N, 28, 28), cached by its weights and a key the
+    caller gives for the pictures (what made them), never by the pixels themselves."""
+    return on_device(metrics.predict_proba, _classifier, torch.as_tensor(_pictures)[:, None]).numpy()
+
+
 def _mnist(split: str) -> data.Digits:
     return data.load_mnist(split)
 

@@ -3,9 +3,8 @@
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
-from explorer import analogies, data, images, judge, latent, metrics, plots, ui
+from explorer import analogies, data, images, judge, latent, plots, ui
 
 ui.page_setup(__file__)
 st.title("Interpolation")
@@ -61,21 +60,16 @@ def path_ui() -> tuple[str, int]:
 
 # -- cached work (keyed by checkpoint hashes and choices, never by tensors) --------------------------
 
-def images_of(test: data.Digits, picks) -> torch.Tensor:
-    return torch.cat([data.pick(test, digit, index) for digit, index in picks])
-
-
 @st.cache_data(max_entries=64, show_spinner="Encoding the endpoints...")
-def codes(sha: str, picks: tuple, _model, _x) -> np.ndarray:
+def codes(sha: str, picks: tuple, _model, _x):
     """The endpoints' codes, kept while the path and its steps change (the GAN's are a slow optimisation)."""
-    return ui.on_device(_model.encode, _x.to(_model.device)).cpu().numpy()
+    return ui.on_device(_model.encode, _x.to(_model.device)).cpu()
 
 
 @st.cache_data(max_entries=64, show_spinner="Walking through latent space...")
-def walk(sha: str, picks: tuple, steps: int, path: str, _model, _codes: np.ndarray) -> tuple[np.ndarray, int]:
+def walk(sha: str, picks: tuple, steps: int, path: str, _model, _codes) -> tuple[np.ndarray, int]:
     """The round trip's frames and how many failed to decode to finite pixels."""
-    z = torch.from_numpy(_codes)
-    frames, failed = images.finite(ui.on_device(latent.walk_codes, _model, z[0], z[1], steps, path))
+    frames, failed = images.finite(ui.on_device(latent.walk_codes, _model, _codes[0], _codes[1], steps, path))
     return images.to_numpy(frames), failed
 
 
@@ -89,11 +83,6 @@ def analogy(sha: str, picks: tuple, _model, _x) -> tuple[np.ndarray, int]:
 @st.cache_data(max_entries=16, show_spinner="Scoring the model's analogies...")
 def analogy_success(sha: str, classifier_sha: str, _model, _classifier, _test) -> float:
     return ui.on_device(analogies.success_rate, _model, _classifier, _test)
-
-
-@st.cache_data(max_entries=128, show_spinner=False)
-def probabilities(classifier_sha: str, frames_key: tuple, _classifier, _frames: np.ndarray) -> np.ndarray:
-    return ui.on_device(metrics.predict_proba, _classifier, torch.from_numpy(_frames)[:, None]).numpy()
 
 
 # -- showing --------------------------------------------------------------------------------------
@@ -149,7 +138,7 @@ if classifier is None:
 if mode == "Interpolation":
     picks = (image_ui("Start digit", (2, 0), 0, seed, test), image_ui("End digit", (8, 0), 1, seed, test))
     path, steps = path_ui()
-    x = images_of(test, picks)
+    x = data.picks(test, picks)
     frames, failed = walk(model.sha256, picks, steps, path, model.model, codes(model.sha256, picks, model.model, x))
     if failed:
         st.warning(f"{failed} frames have pixels that did not decode to finite values (the model's inverse "
@@ -159,7 +148,8 @@ if mode == "Interpolation":
 
     probs = readings = None
     if classifier is not None:
-        probs = probabilities(classifier.sha256, (model.sha256, picks, steps, path), classifier.model, frames[:steps])
+        key = ("path", model.sha256, picks, steps, path)
+        probs = ui.probabilities(classifier.sha256, key, classifier.model, frames[:steps])
         readings = judge.readings(probs[[0, steps - 1]], frames[[0, steps - 1]])
     left, middle, right = st.columns([1.1, 1, 2.2])
     with left:
@@ -179,7 +169,7 @@ if mode == "Interpolation":
     with right:
         st.subheader("What the classifier sees along the way")
         if probs is not None:
-            cross = latent.crossing(torch.from_numpy(probs), start, end)
+            cross = latent.crossing(probs, start, end)
             st.plotly_chart(probability_chart(probs, start, end, cross), key="probabilities")
             st.caption(f"The classifier prefers {end} to {start} from step {cross} of {steps - 1}."
                        if cross is not None else f"The classifier never prefers {end} to {start} on this path.")
@@ -190,7 +180,7 @@ else:
     st.markdown(INTRO_ANALOGY)
     picks = (image_ui("a", (2, 0), 2, seed, test), image_ui("b", (8, 0), 3, seed, test),
              image_ui("c", (2, 1), 4, seed, test))
-    x = images_of(test, picks)
+    x = data.picks(test, picks)
     answer, failed = analogy(model.sha256, picks, model.model, x)
     if failed:
         st.warning("The answer has pixels that did not decode to finite values (the model's inverse overflowed "
@@ -199,7 +189,7 @@ else:
     labels = [f"{name}: {label}" for name, label in zip("abc", describe(picks, seed))]
     show_digits(pictures, labels + ["? = c + (b − a)"])
     if classifier is not None:
-        probs = probabilities(classifier.sha256, (model.sha256, picks, "analogy"), classifier.model, answer[3:])[0]
+        probs = ui.probabilities(classifier.sha256, ("analogy", model.sha256, picks), classifier.model, answer[3:])[0]
         reading = judge.readings(probs[None], answer[3:])[0]
         st.caption("The answer is static, noisier than any handwritten digit: not a digit, so no reading."
                    if reading == judge.STATIC else

@@ -3,9 +3,8 @@
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
-from explorer import images, judge, metrics, ui
+from explorer import images, judge, ui
 from explorer.data import HELD_OUT_DIGIT
 
 ui.page_setup(__file__)
@@ -27,13 +26,8 @@ def settings_ui() -> tuple[int, float, int]:
 @st.cache_data(max_entries=64, show_spinner="Sampling...")
 def samples(sha: str, n: int, temperature: float, seed: int, _model) -> tuple[np.ndarray, int]:
     """The samples (n, 28, 28) and how many failed to decode to finite pixels."""
-    pictures, failed = images.finite(ui.on_device(_model.sample, n, temperature, torch.Generator().manual_seed(seed)))
+    pictures, failed = images.finite(ui.on_device(_model.sample, n, temperature, seed))
     return images.to_numpy(pictures), failed
-
-
-@st.cache_data(max_entries=64, show_spinner="Classifying...")
-def probabilities(classifier_sha: str, samples_key: tuple, _classifier, _samples: np.ndarray) -> np.ndarray:
-    return ui.on_device(metrics.predict_proba, _classifier, torch.from_numpy(_samples)[:, None]).numpy()
 
 
 def counts_chart(predicted: np.ndarray, static: np.ndarray) -> go.Figure:
@@ -58,7 +52,7 @@ def grid_panel(pictures: np.ndarray, key: tuple, caption: str, stem: str) -> Non
     if classifier is None:
         ui.show_grid(pictures, ncols=ncols, scale=scale, caption=caption, download=f"{stem}.png")
         return
-    probs = probabilities(classifier.sha256, key, classifier.model, pictures)
+    probs = ui.probabilities(classifier.sha256, key, classifier.model, pictures)
     predicted = probs.argmax(1)
     left, right = st.columns([3, 1])
     with left:
@@ -90,6 +84,6 @@ caption = (f"{n} samples from {model.name} at temperature 0: every code is the c
            "tile is the same image, the one digit the model finds most typical." if temperature == 0 else
            f"{n} samples from {model.name} at temperature {temperature:.2f}, seed {seed}: "
            "the same seed always gives the same grid.")
-grid_panel(pictures, (model.sha256, n, temperature, seed), caption,
+grid_panel(pictures, ("samples", model.sha256, n, temperature, seed), caption,
            f"samples_{model.name}_n{n}_t{temperature:.2f}_seed{seed}")
 st.caption(ui.device_caption())

@@ -5,7 +5,6 @@ from functools import partial
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from explorer import catalogue, embed, images, plots, recon, ui
 from explorer.data import HELD_OUT_DIGIT
@@ -94,7 +93,7 @@ def reconstructions_section(ckpt, digits: list[int], per_digit: int, metric: str
         st.info("Choose at least one digit in the sidebar.")
         return
     index, x, x_hat = reconstructions(ckpt.sha256, tuple(digits), per_digit, seed, ckpt.model)
-    errs = recon.errors(torch.from_numpy(x), torch.from_numpy(x_hat), metric)
+    errs = recon.errors(x, x_hat, metric)
     labels = ui.mnist("test").labels[index].numpy()
     left, right = st.columns([3, 2])
     with left:

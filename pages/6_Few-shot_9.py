@@ -5,7 +5,6 @@ import hashlib
 import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
 from streamlit_drawable_canvas import st_canvas
 
 from explorer import data, fewshot, images, ui, upload
@@ -27,7 +26,7 @@ PICKS = "picks"  # session state and address: the gallery numbers picked, on any
 
 # -- choices --------------------------------------------------------------------------------------
 
-def examples_ui(train: data.Digits) -> tuple[str, torch.Tensor, str]:
+def examples_ui(train: data.Digits) -> tuple:
     """The k example 9s: (a key that identifies them, images (k, 1, 28, 28), a description)."""
     source = ui.linked(st.sidebar.radio, "Which 9s", ["Random", "Pick from a gallery", "Upload images", "Draw them"],
                        key="source", help="From the MNIST training split, or your own: uploaded or drawn here.")
@@ -39,8 +38,7 @@ def examples_ui(train: data.Digits) -> tuple[str, torch.Tensor, str]:
     if source == "Pick from a gallery":
         nines = train.held_out()
         picked = gallery_ui(nines)
-        return f"gallery:{','.join(map(str, picked))}", nines.where(torch.isin(torch.arange(len(nines)),
-                                                                                torch.tensor(picked))).as_float(), \
+        return f"gallery:{','.join(map(str, picked))}", nines.numbered(picked).as_float(), \
             f"{len(picked)} training 9s picked by hand (numbers {', '.join(map(str, picked))})"
     if source == "Upload images":
         return uploads_ui()
@@ -94,7 +92,7 @@ def linked_picks(count: int) -> list[int]:
     return list(range(10))
 
 
-def uploads_ui() -> tuple[str, torch.Tensor, str]:
+def uploads_ui() -> tuple:
     files = st.file_uploader(f"Images of a handwritten 9 (PNG, JPEG, ...; one digit per image; up to {MAX_K})",
                              accept_multiple_files=True, key="uploads")
     digits, names = [], []
@@ -113,7 +111,7 @@ def uploads_ui() -> tuple[str, torch.Tensor, str]:
     return own_examples("upload", digits, f"{len(digits)} uploaded: {', '.join(names)}")
 
 
-def drawings_ui() -> tuple[str, torch.Tensor, str]:
+def drawings_ui() -> tuple:
     """The 9s this user drew on the pad; they stay while the tab is open."""
     drawn = st.session_state.setdefault(DRAWN, [])
     with st.expander("Draw a 9 with the mouse (or a finger), press *Add this 9*, draw the next", expanded=True):
@@ -153,11 +151,11 @@ def drawing_pad() -> None:
             st.rerun()
 
 
-def own_examples(kind: str, digits: list[np.ndarray], described: str) -> tuple[str, torch.Tensor, str]:
+def own_examples(kind: str, digits: list[np.ndarray], described: str) -> tuple:
     """The user's own 9s (uint8 (28, 28) each) as examples, keyed by their pixels."""
     stacked = np.stack(digits)
     key = f"{kind}:" + hashlib.sha256(stacked.tobytes()).hexdigest()
-    return key, torch.from_numpy(stacked).unsqueeze(1).float() / 255, described
+    return key, data.examples_of(stacked), described
 
 
 def methods_ui() -> dict:

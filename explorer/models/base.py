@@ -36,15 +36,18 @@ class GenerativeModel(nn.Module):
         return next(self.parameters()).device
 
     def sample_latent(self, n: int, temperature: float = 1.0,
-                      generator: torch.Generator | None = None) -> torch.Tensor:
+                      generator: torch.Generator | int | None = None) -> torch.Tensor:
         """``n`` codes from the prior N(0, temperature^2 I), drawn on the CPU so a seed gives the same codes on any device."""
         if n < 0 or not temperature >= 0:
             raise ValueError(f"need n >= 0 and temperature >= 0, got n={n}, temperature={temperature}")
+        if isinstance(generator, int):  # a seed
+            generator = torch.Generator().manual_seed(generator)
         z = torch.randn(n, self.latent_dim, generator=generator) * temperature
         return z.to(self.device)
 
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` images (n, 1, 28, 28) in [0, 1] decoded from the prior at ``temperature``."""
+               generator: torch.Generator | int | None = None) -> torch.Tensor:
+        """``n`` images (n, 1, 28, 28) in [0, 1] decoded from the prior at ``temperature``; ``generator`` may be a
+        seed."""
         return self.decode(self.sample_latent(n, temperature, generator))

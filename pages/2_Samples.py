@@ -4,10 +4,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import images, judge, ui
+from explorer import catalogue, images, judge, ui
 from explorer.data import HELD_OUT_DIGIT
 
 ui.page_setup(__file__)
+COMPARED = 16  # samples per model side by side
 st.title("Samples")
 st.markdown(
     "A model makes a new digit by drawing a random code from its Gaussian prior and decoding it. "
@@ -71,6 +72,15 @@ def grid_panel(pictures: np.ndarray, key: tuple, caption: str, stem: str) -> Non
                    + (f" {static.sum()} are static, noisier than any handwritten digit: no reading." if static.any() else ""))
 
 
+def side_by_side(temperature: float, seed: int) -> None:
+    """Sixteen samples from each usable generative model, same temperature and seed: the comparison for the board."""
+    usable = {name: c for name, c in ui.status().items() if name in catalogue.generative() and not isinstance(c, str)}
+    for column, (name, ckpt) in zip(st.columns(len(usable)), usable.items()):
+        with column:
+            pictures, _ = samples(ckpt.sha256, COMPARED, temperature, seed, ckpt.model)
+            ui.show_grid(pictures, ncols=4, scale=2, caption=name)
+
+
 model = ui.select_model()
 if model is None:
     st.stop()
@@ -86,4 +96,6 @@ caption = (f"{n} samples from {model.name} at temperature 0: every code is the c
            "the same seed always gives the same grid.")
 grid_panel(pictures, ("samples", model.sha256, n, temperature, seed), caption,
            f"samples_{model.name}_n{n}_t{temperature:.2f}_seed{seed}")
+if ui.linked(st.toggle, "Every model side by side, same seed and temperature", key="compare"):
+    side_by_side(temperature, seed)
 st.caption(ui.device_caption())

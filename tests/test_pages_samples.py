@@ -70,6 +70,14 @@ def test_labels_stay_readable_at_256_and_come_from_the_link(checkpoint_env, medi
     assert width == 3 * (8 * 30 + 2) and height > 32 * 3 * 30  # 32 rows of 8, each with its label strip
 
 
+def test_every_model_side_by_side_on_the_same_seed(app, media):
+    app.toggle(key="compare").set_value(True).run()
+    assert not app.exception
+    compared = [e for e in app.image if e.proto.imgs[0].caption in ("flow", "vae", "vae2", "gan")]
+    assert [e.proto.imgs[0].caption for e in compared] == ["flow", "vae", "vae2", "gan"]
+    assert all(served_image(media, e).size == (2 * (4 * 30 + 2),) * 2 for e in compared)
+
+
 def test_static_gets_no_reading(app):
     app.sidebar.slider(key="temperature").set_value(1.5)  # the untrained test flow decodes such codes to noise
     app.toggle(key="labels").set_value(True).run()

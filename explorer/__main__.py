@@ -84,12 +84,13 @@ def _sample(args: argparse.Namespace) -> None:
     from . import checkpoints
     from .device import pick_device
     from .evaluate import generate
+    from .models.base import GenerativeModel
 
     try:
         model = checkpoints.load(args.name, device=pick_device()).model
     except checkpoints.CheckpointError as err:
         sys.exit(str(err))
-    if not hasattr(model, "sample_latent"):
+    if not isinstance(model, GenerativeModel):
         sys.exit(f"Checkpoint '{args.name}' is a {model.kind}, not a generative model: it cannot be sampled.")
     images = generate(model, args.n, temperature=args.temperature, seed=args.seed)  # (N, 1, 28, 28)
     np.save(args.out, images[:, 0].numpy().astype(np.float32))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .data import HELD_OUT_DIGIT
+from .models.base import GenerativeModel
 
 # Known metric keys: a readable name and how to read the number; unknown keys are shown as they are.
 METRIC_NAMES = {
@@ -54,8 +55,8 @@ def duration_text(seconds: float) -> str:
 def facts(card: dict, model=None) -> list[tuple[str, str]]:
     """The card's main facts as (label, text) rows; ``model`` adds its latent size and how it encodes."""
     rows = [("kind", str(card["kind"]))]
-    if model is not None and hasattr(model, "latent_dim"):
-        rows.append(("latent", f"{model.latent_dim}-D, encoded by {getattr(model, 'inversion', '?')} inversion"))
+    if isinstance(model, GenerativeModel):
+        rows.append(("latent", f"{model.latent_dim}-D, encoded by {model.inversion} inversion"))
     rows += [
         ("trained on digits", classes_text(card["classes"])),
         ("training images", f"{int(card['train_size']):,}"),

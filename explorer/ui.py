@@ -17,6 +17,7 @@ import torch
 
 from . import catalogue, checkpoints, data, images, metrics
 from .device import describe, pick_device, serving_layout
+from .models.base import GenerativeModel
 from .serve import half_the_cores
 
 # The app's pages in sidebar order: (script, title, icon, what it is for). Streamlit's own page list is hidden
@@ -104,12 +105,18 @@ def status() -> dict[str, checkpoints.Checkpoint | str]:
     return found
 
 
+def usable(names: list[str] | None = None) -> dict[str, checkpoints.Checkpoint]:
+    """The loaded checkpoints among ``names`` (default: every generative model), leaving out those that failed."""
+    names = catalogue.generative() if names is None else names
+    return {n: c for n in names if isinstance(c := status().get(n), checkpoints.Checkpoint)}
+
+
 def select_model(label: str = "Model", names: list[str] | None = None,
                  key: str = "model") -> checkpoints.Checkpoint | None:
     """A selector over the usable models among ``names`` (default: every generative model); explains the missing
     ones; None if none is usable."""
     names = catalogue.generative() if names is None else names
-    found = {n: c for n in names if not isinstance(c := status()[n], str)}
+    found = usable(names)
     broken = [n for n in names if n not in found]
     if broken:
         st.sidebar.caption("Unavailable: " + ", ".join(broken) + " (see the Home page for why).")
@@ -123,8 +130,9 @@ def select_model(label: str = "Model", names: list[str] | None = None,
 
 def describe_model(ckpt: checkpoints.Checkpoint) -> str:
     """'vae (vae, 16-D latent)': the name a selector shows."""
-    latent = getattr(ckpt.model, "latent_dim", None)
-    return f"{ckpt.name} ({ckpt.card['kind']}, {latent}-D latent)" if latent else f"{ckpt.name} ({ckpt.card['kind']})"
+    if isinstance(ckpt.model, GenerativeModel):
+        return f"{ckpt.name} ({ckpt.card['kind']}, {ckpt.model.latent_dim}-D latent)"
+    return f"{ckpt.name} ({ckpt.card['kind']})"
 
 
 def seed_input(key: str = "seed", label: str = "Seed") -> int:

@@ -4,7 +4,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import catalogue, images, judge, ui
+from explorer import images, judge, ui
 from explorer.data import HELD_OUT_DIGIT
 
 ui.page_setup(__file__)
@@ -74,8 +74,8 @@ def grid_panel(pictures: np.ndarray, key: tuple, caption: str, stem: str) -> Non
 
 def side_by_side(temperature: float, seed: int) -> None:
     """Sixteen samples from each usable generative model, same temperature and seed: the comparison for the board."""
-    usable = {name: c for name, c in ui.status().items() if name in catalogue.generative() and not isinstance(c, str)}
-    for column, (name, ckpt) in zip(st.columns(len(usable)), usable.items()):
+    models = ui.usable()
+    for column, (name, ckpt) in zip(st.columns(len(models)), models.items()):
         with column:
             pictures, _ = samples(ckpt.sha256, COMPARED, temperature, seed, ckpt.model)
             ui.show_grid(pictures, ncols=4, scale=2, caption=name)

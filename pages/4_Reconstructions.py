@@ -134,7 +134,7 @@ reconstructions_section(ckpt, digits, per_digit, metric, seed)
 
 st.header("The 2-D latent plane")
 planar = catalogue.with_latent_dim(2)
-flat = ckpt if ckpt.name in planar else next((c for n in planar if not isinstance(c := ui.status()[n], str)), None)
+flat = ckpt if ckpt.name in planar else next(iter(ui.usable(planar).values()), None)
 if flat:
     plane_section(flat, grid_n, coverage, show_codes)
 else:

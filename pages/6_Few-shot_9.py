@@ -14,8 +14,9 @@ st.title("Few-shot: the digit 9")
 st.markdown(
     "No generative model here ever saw a 9. Show them **k** examples and ask for more: a Gaussian fitted to the "
     "examples' pixels (the baseline), the same Gaussian fitted to their codes in the flow's or the VAE's latent "
-    "space (the transfer-learning experiment this app grew from), or a copy of the flow fine-tuned on them. Compare the grids and "
-    "the numbers: does the classifier see 9s, how close are they to real 9s, and do they merely copy the examples?"
+    "space (the transfer-learning experiment this app grew from), or a copy of the flow fine-tuned on them, its "
+    "Gaussian prior learned with it. Compare the grids and the numbers: does the classifier see 9s, how close are "
+    "they to real 9s, and do they merely copy the examples?"
 )
 GALLERY = 48
 MAX_K = 50
@@ -159,16 +160,17 @@ def own_examples(kind: str, digits: list[np.ndarray], described: str) -> tuple:
 
 
 def methods_ui() -> dict:
-    methods = ui.linked(st.sidebar.multiselect, "Methods", fewshot.METHODS, default=["pixel", "flow", "vae"], key="methods",
-                                     format_func=lambda m: fewshot.LABELS[m],
-                                     help="Fine-tuning trains a copy of the flow for a few seconds.")
+    methods = ui.linked(st.sidebar.multiselect, "Methods", fewshot.METHODS, default=["pixel", "flow", "vae"],
+                        key="methods", format_func=lambda m: fewshot.LABELS[m],
+                        help="Fine-tuning trains a copy of the flow for a few seconds.")
     dim = ui.linked(st.sidebar.slider, "d, the Gaussian's dimensions", 1, 50, 10, key="dim",
-                            help="Principal directions kept (the seed used 10); at most k - 1 are available.")
+                    help="Principal directions kept (the original experiment used 10); at most k - 1 are available.")
     n = ui.linked(st.sidebar.select_slider, "Samples per method", [16, 32, 64, 128], value=64, key="n")
     temperature = ui.linked(st.sidebar.slider, "Temperature", 0.0, 1.5, 1.0, 0.05, key="temperature",
-                                    help="Scales every method's sampling noise; 1 samples the fitted model itself.")
+                          help="Scales every method's sampling noise; 1 samples the fitted model itself.")
     steps = ui.linked(st.sidebar.slider, "Fine-tuning steps", 10, 200, 60, 10, key="steps",
-                              help="Adam steps on the k examples; the flow's first level stays frozen.")
+                    help="Adam steps on the k examples: the copy's Gaussian prior and its later steps learn, "
+                         "its first level stays frozen.")
     seed = ui.seed_input(key="sample-seed", label="Sampling seed")
     return {"methods": methods, "dim": dim, "n": n, "temperature": temperature, "steps": steps, "seed": seed}
 
@@ -325,6 +327,8 @@ with st.expander("How to read the numbers", expanded=True):
 - **Test 9s, bits/dim** (lower is better): the real test 9s under the flow with the fitted Gaussian as its prior
   (the fitted variances along its d directions, the flow's own unit variance in every other direction), and under
   the fine-tuned flow.{f" The flow's own prior gives {prior:.3f} bits/dim." if prior is not None else ""}
+- **Static samples**: samples rougher than every handwritten digit in MNIST (total variation); none is counted
+  as a 9.
 - **Test 9s, nats in PCA space** (higher is better): the pixel Gaussian's mean log-density of the test 9s'
   coordinates in its d-dimensional PCA space; not comparable with bits/dim. The VAE has no exact likelihood here.
 """

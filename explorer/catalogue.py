@@ -2,7 +2,8 @@
 
 A card's ``kind`` gives the role: ``flow``, ``vae`` and ``gan`` are generative models, which the pages draw with;
 ``classifier`` is the judge that reads what they draw. Names come from the cards present, so a new checkpoint
-appears everywhere without code naming it; a card that cannot be read still lists its name, so its error shows.
+appears everywhere without code naming it; a card that cannot be read, or weights without a card, still list their
+name, so the error shows.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class Entry:
 def entries(directory: Path | None = None) -> list[Entry]:
     """Every checkpoint's card in ``directory``, in the app's order: by kind (flow, vae, gan, classifier), then name."""
     found = []
-    for name in checkpoints.available(directory):
+    for name in sorted(set(checkpoints.available(directory)) | set(_weights_only(directory))):
         try:
             card = checkpoints.read_card(name, directory)
             found.append(Entry(name, card.get("kind"), card.get("config", {}).get("latent_dim")))
@@ -35,6 +36,13 @@ def entries(directory: Path | None = None) -> list[Entry]:
             found.append(Entry(name, None, None))
     rank = {kind: i for i, kind in enumerate(ORDER)}
     return sorted(found, key=lambda e: (rank.get(e.kind, len(ORDER)), e.name))
+
+
+def _weights_only(directory: Path | None) -> list[str]:
+    """Names with a weights file but no card: listed too, so that the missing card is reported, not hidden."""
+    folder = Path(directory or checkpoints.checkpoint_dir())
+    return [p.name.removesuffix(".safetensors") for p in folder.glob("*.safetensors")
+            if not p.name.endswith(".history.safetensors")] if folder.is_dir() else []
 
 
 def names(directory: Path | None = None) -> list[str]:

@@ -45,7 +45,7 @@ def run(device: str | None = None, quick: bool = False) -> str:
                 with torch.no_grad():
                     samples = tuned.decode(codes).float().cpu().nan_to_num(0.0)
                 probs = metrics.predict_proba(classifier, samples)
-                called[step].append(float(((probs.argmax(1) == HELD_OUT_DIGIT) & ~judge.is_static(samples)).float().mean()))
+                called[step].append(float(judge.called(probs, samples, HELD_OUT_DIGIT).float().mean()))
 
             fewshot.finetune(flow, fit, steps=max(steps), lr=lr, frozen=frozen, watch=watch, watch_at=frozenset(steps))
         for s in steps:

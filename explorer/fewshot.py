@@ -152,14 +152,13 @@ class TunedFlow(GenerativeModel):
     def bits_per_dim(self, x: torch.Tensor, generator: torch.Generator | None = None,
                      noise: torch.Tensor | None = None) -> torch.Tensor:
         """As ``Flow.bits_per_dim``, under the learned prior."""
-        y = (torch.round(x * 255) + noise) / 256 if noise is not None else Flow.dequantize(x, generator)
-        z, log_det = self.standardise(*self.flow(y))
+        z, log_det = self.standardise(*self.flow(Flow.dequantize(x, generator, noise)))
         return -Flow.log_prob_from(z, log_det) / (IMAGE_DIM * math.log(2))
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         z = self.flow.encode(x)
-        return (z - self.shift) * torch.exp(-self.log_scale)
+        return self.standardise(z, z.new_zeros(len(z)))[0]
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -181,10 +180,10 @@ def finetune(flow: Flow, examples: torch.Tensor, *, steps: int = 60, lr: float =
         tuned = TunedFlow(flow)
         for name, module in tuned.flow.named_children():
             module.requires_grad_(name not in frozen)
-        trainable = [p for p in tuned.parameters() if p.requires_grad]
+        steps_trained = [p for p in tuned.flow.parameters() if p.requires_grad]
         prior = [tuned.shift, tuned.log_scale]
-        optimizer = torch.optim.Adam([{"params": [p for p in trainable if all(p is not q for q in prior)]},
-                                      {"params": prior, "lr": PRIOR_RATE}], lr=lr)
+        trainable = steps_trained + prior
+        optimizer = torch.optim.Adam([{"params": steps_trained}, {"params": prior, "lr": PRIOR_RATE}], lr=lr)
         x = examples.to(tuned.device).clone()
         generator = torch.Generator().manual_seed(seed)
         if watch is not None and 0 in watch_at:
@@ -230,7 +229,7 @@ def score(samples: torch.Tensor, examples: torch.Tensor, ref: Reference, classif
     static = judge.is_static(samples)
     if classifier is not None:
         probs, feats = metrics.classify(classifier, samples)
-        share = float(((probs.argmax(1) == HELD_OUT_DIGIT) & ~static).float().mean())
+        share = float(judge.called(probs, samples, HELD_OUT_DIGIT).float().mean())
         if ref.features is not None:
             frechet = metrics.frechet_distance(feats, ref.features)
     value, unit = likelihood or (None, None)
@@ -295,7 +294,7 @@ def transfer(flow: Flow, examples: torch.Tensor, ref: Reference, *, steps: int =
             with torch.no_grad():
                 samples = images.finite(tuned.decode(codes).float())[0]
             probs = metrics.predict_proba(classifier, samples)
-            share = float(((probs.argmax(1) == HELD_OUT_DIGIT) & ~judge.is_static(samples)).float().mean())
+            share = float(judge.called(probs, samples, HELD_OUT_DIGIT).float().mean())
         curve.append((step, share, test_bpd(tuned, CURVE_NINES)))
 
     points = frozenset(round(steps * i / (CURVE_POINTS - 1)) for i in range(CURVE_POINTS))

@@ -37,6 +37,11 @@ def has_stroke(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     return (x.reshape(-1, *x.shape[-2:]) >= 0.5).flatten(1).sum(1) >= MNIST_MIN_STROKE
 
 
+def called(probs: torch.Tensor | np.ndarray, images: torch.Tensor | np.ndarray, digit: int) -> torch.Tensor:
+    """True for each image the classifier reads as ``digit`` and that is not static: (N,) bool."""
+    return (torch.as_tensor(probs).argmax(1) == digit) & ~is_static(images)
+
+
 def readings(probs: torch.Tensor | np.ndarray, images: torch.Tensor | np.ndarray) -> list[str]:
     """The label under each image: the classifier's digit and confidence, or ``STATIC`` where the image is static."""
     probs = torch.as_tensor(probs)

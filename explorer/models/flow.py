@@ -310,9 +310,13 @@ class Flow(GenerativeModel):
     # -- densities -------------------------------------------------------------------------------
 
     @staticmethod
-    def dequantize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Images in [0, 1] (pixel / 255) -> (pixel + u) / 256 with u ~ U(0, 1), or u = 1/2 without a generator."""
+    def dequantize(x: torch.Tensor, generator: torch.Generator | None = None,
+                   noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [0, 1] (pixel / 255) -> (pixel + u) / 256: u is ``noise`` when given (training's own uniform
+        draws), else U(0, 1) from ``generator``, else 1/2."""
         pixels = torch.round(x * 255)
+        if noise is not None:
+            return (pixels + noise) / 256
         if generator is None:
             return (pixels + 0.5) / 256
         u = torch.rand(x.shape, generator=generator).to(x.device)
@@ -324,8 +328,7 @@ class Flow(GenerativeModel):
 
         Training passes its own uniform ``noise``; evaluation a seeded ``generator``.
         """
-        y = (torch.round(x * 255) + noise) / 256 if noise is not None else self.dequantize(x, generator)
-        return self.log_prob_from(*self(y))
+        return self.log_prob_from(*self(self.dequantize(x, generator, noise)))
 
     @staticmethod
     def log_prob_from(z: torch.Tensor, log_det: torch.Tensor) -> torch.Tensor:

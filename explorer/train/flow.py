@@ -32,7 +32,7 @@ class FlowTask(Task):
             group["lr"] = warmup_cosine(self.args.lr, step, self.total_steps)
         noise = torch.rand_like(x)
         with self.ctx.autocast():
-            z, log_det = self.net((torch.round(x * 255) + noise) / 256)
+            z, log_det = self.net(Flow.dequantize(x, noise=noise))
         bpd = -Flow.log_prob_from(z.float(), log_det.float()).mean() / (IMAGE_DIM * math.log(2))
         opt.zero_grad(set_to_none=True)
         bpd.backward()

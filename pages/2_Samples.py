@@ -67,7 +67,7 @@ def grid_panel(pictures: np.ndarray, key: tuple, caption: str, stem: str) -> Non
     with right:
         static = judge.is_static(pictures).numpy()
         st.plotly_chart(counts_chart(predicted, static), key="counts")
-        nines = int(((predicted == HELD_OUT_DIGIT) & ~static).sum())
+        nines = int(judge.called(probs, pictures, HELD_OUT_DIGIT).sum())
         st.caption(f"{nines} of {len(predicted)} samples read as {HELD_OUT_DIGIT}, a digit this model never saw."
                    + (f" {static.sum()} are static, noisier than any handwritten digit: no reading." if static.any() else ""))
 

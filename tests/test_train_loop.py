@@ -2,9 +2,13 @@
 
 import argparse
 
+import pytest
 import torch
 
+from explorer import checkpoints
+from explorer.train import flow as train_flow
 from explorer.train.loop import _unwrap, make_context
+from explorer.train.schedules import warmup_cosine
 
 
 def context(**options):
@@ -18,3 +22,18 @@ def test_compile_option_compiles_what_the_step_calls_and_leaves_the_module_plain
     compiled = context(compile=True).wrap(module)
     assert isinstance(compiled, torch._dynamo.eval_frame.OptimizedModule) and _unwrap(compiled) is module
     assert context().wrap(module) is module
+
+
+def test_new_cycle_warms_up_again_where_a_finished_run_is_trained_further(tmp_path):
+    tiny = ["--steps-per-level", "2", "--hidden-channels", "16", "--batch-size", "8", "--epochs", "1",
+            "--out", str(tmp_path), "--runs", str(tmp_path), "--snapshot-minutes", "1000"]
+    train_flow.main(tiny + ["--steps", "3"])
+    train_flow.main(tiny + ["--steps", "6", "--new-cycle"])
+    lr = checkpoints.load_history(checkpoints.read_card("flow", tmp_path), tmp_path)["lr"].tolist()
+    assert len(lr) == 6 and lr[3] == pytest.approx(lr[0]) and lr[1] < lr[0] and lr[4] < lr[3]
+
+
+def test_warmup_cosine_ramps_then_decays_to_zero():
+    assert warmup_cosine(1.0, 0, 100, 10) == pytest.approx(0.1) and warmup_cosine(1.0, 9, 100, 10) == 1.0
+    assert warmup_cosine(1.0, 55, 100, 10) == pytest.approx(0.5) and warmup_cosine(1.0, 100, 100, 10) == 0.0
+    assert warmup_cosine(1.0, 0, 50, 10) == pytest.approx(0.2)  # the warm-up is at most a tenth of the run

@@ -14,6 +14,7 @@ from ..data import HELD_OUT_DIGIT, load_mnist
 from ..metrics import mean_bits_per_dim
 from ..models.flow import IMAGE_DIM, Flow, FlowConfig
 from .loop import Context, Task, add_common_args, fit, make_context
+from .schedules import warmup_cosine
 
 WARMUP_STEPS = 500
 
@@ -28,8 +29,9 @@ class FlowTask(Task):
 
     def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         opt = self.optimizers["adam"]
+        lr = warmup_cosine(self.args.lr, step - self.cycle_start, self.total_steps - self.cycle_start, WARMUP_STEPS)
         for group in opt.param_groups:
-            group["lr"] = warmup_cosine(self.args.lr, step, self.total_steps)
+            group["lr"] = lr
         noise = torch.rand_like(x)
         with self.ctx.autocast():
             z, log_det = self.net(Flow.dequantize(x, noise=noise))
@@ -38,7 +40,7 @@ class FlowTask(Task):
         bpd.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 100.0)
         opt.step()
-        self.log(bpd=bpd.item(), grad_norm=grad_norm.item())
+        self.log(bpd=bpd.item(), grad_norm=grad_norm.item(), lr=lr)
         return {"bpd": bpd.item()}
 
     def evaluate(self, test_x: torch.Tensor, test_y: torch.Tensor) -> dict[str, float]:
@@ -46,14 +48,6 @@ class FlowTask(Task):
         return {"test_bpd_digits_0_8": round(mean_bits_per_dim(self.model, test_x), 4),
                 f"test_bpd_digit_{HELD_OUT_DIGIT}": round(mean_bits_per_dim(self.model, nines), 4)}
 
-
-def warmup_cosine(lr: float, step: int, total_steps: int) -> float:
-    """Linear warm-up over WARMUP_STEPS (a tenth of a short run), then cosine decay to zero at ``total_steps``."""
-    warmup = min(WARMUP_STEPS, total_steps // 10)
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
-    return lr * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def main(argv: list[str] | None = None) -> None:

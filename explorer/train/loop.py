@@ -40,6 +40,7 @@ class Task:
     history: dict[str, list[float]] = field(default_factory=dict)  # per-step numbers, stored with the checkpoint
     artifacts: dict[str, torch.Tensor] = field(default_factory=dict)  # e.g. the GAN's per-epoch sample grids
     total_steps: int = 0  # set by ``fit`` before training, for learning-rate schedules
+    cycle_start: int = 0  # the step where this learning-rate cycle began (``--new-cycle``), 0 for most runs
 
     def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         raise NotImplementedError
@@ -72,6 +73,9 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int, batch_size:
     parser.add_argument("--snapshot-minutes", type=float, default=5.0)
     parser.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall-clock time")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing snapshot instead of resuming")
+    parser.add_argument("--new-cycle", action="store_true",
+                        help="train a finished run further: resume, then warm up and decay the learning rate again "
+                             "over the steps up to --epochs (schedules that support it: the flow's)")
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA, or a CPU with bf16 instructions)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the training modules")
     parser.add_argument("--dry-run", action="store_true", help="tiny data, a few steps, seconds; writes to --out")
@@ -154,6 +158,9 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context, command: str | None 
     task.total_steps = args.epochs * (len(train_x) // (args.batch_size * ctx.world_size))
     if args.steps:
         task.total_steps = min(task.total_steps, args.steps)
+    if args.new_cycle and state.get("cycle_total") != task.total_steps:
+        state.update(cycle_start=state["step"], cycle_total=task.total_steps)
+    task.cycle_start = state.get("cycle_start", 0)
     started, last_snapshot = time.time() - state["elapsed"], time.time()
     out_of_time = False
     for epoch in range(state["epoch"], args.epochs):

@@ -11,6 +11,14 @@ def cosine(value: float, step: int, total_steps: int) -> float:
     return value * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def warmup_cosine(value: float, step: int, total_steps: int, warmup_steps: int) -> float:
+    """``value`` ramped linearly over ``warmup_steps`` (at most a tenth of the run), then a half cosine to zero."""
+    warmup = min(warmup_steps, total_steps // 10)
+    if step < warmup:
+        return linear_warmup(value, step, warmup)
+    return cosine(value, step - warmup, total_steps - warmup)
+
+
 def linear_warmup(value: float, step: int, warmup_steps: int) -> float:
     """``value`` ramped linearly from near 0 over ``warmup_steps`` (at once when that is 0), then held."""
     if warmup_steps <= 0:

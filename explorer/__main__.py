@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-TRAINERS = ("flow", "vae", "gan", "classifier")
+TRAINERS = ("flow", "cnf", "vae", "gan", "classifier")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,12 +7,14 @@ import dataclasses
 from torch import nn
 
 from .classifier import Classifier, ClassifierConfig
+from .cnf import CNF, CNFConfig
 from .flow import Flow, FlowConfig
 from .gan import GAN, GANConfig
 from .vae import VAE, VAEConfig
 
 MODELS: dict[str, tuple[type[nn.Module], type]] = {
     "flow": (Flow, FlowConfig),
+    "cnf": (CNF, CNFConfig),
     "gan": (GAN, GANConfig),
     "vae": (VAE, VAEConfig),
     "classifier": (Classifier, ClassifierConfig),

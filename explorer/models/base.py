@@ -11,9 +11,10 @@ from typing import Literal
 import torch
 from torch import nn
 
-# How ``encode`` reaches z: the flow inverts exactly, the VAE returns its encoder's posterior mean,
-# the GAN has no encoder and optimises z until G(z) matches the image (approximate, slower).
-Inversion = Literal["exact", "posterior-mean", "optimised"]
+# How ``encode`` reaches z: the flow inverts exactly, the continuous flow solves its ODE backwards (exact up to the
+# solver's steps), the VAE returns its encoder's posterior mean, the GAN has no encoder and optimises z until G(z)
+# matches the image (approximate, slower).
+Inversion = Literal["exact", "ode", "posterior-mean", "optimised"]
 
 
 class GenerativeModel(nn.Module):

@@ -34,7 +34,7 @@ from torch import nn
 
 from ..data import load_mnist
 from ..models.gan import GAN, LOSSES, GANConfig
-from .loop import Context, Task, add_common_args, fit, make_context
+from .loop import Context, Task, add_common_args, fit, make_context, update_average
 from .schedules import hold_then_linear
 
 GRID_SIZE = 64
@@ -147,22 +147,12 @@ class GANTask(Task):
         g_loss.backward()
         opt_g.step()
         self.model.discriminator.requires_grad_(True)
-        self.update_average(step)
+        update_average(self.model.generator, self.modules["generator"], self.args.ema, step)
         totals["g_loss"] = g_loss.item()
         if self.e is not None:
             totals["encoder_loss"] = self.encoder_step(max(1, len(chunks[0]) // 2))
         self.log(**totals)
         return {k: totals[k] for k in ("d_loss", "g_loss", "d_real", "d_fake")}
-
-    @torch.no_grad()
-    def update_average(self, step: int) -> None:
-        """EMA of the trained generator's weights; the decay ramps up so early averages do not lag far behind."""
-        decay = min(self.args.ema, (1 + step) / (10 + step))
-        trained = self.modules["generator"]
-        for average, current in zip(self.model.generator.parameters(), trained.parameters()):
-            average.lerp_(current, 1 - decay)
-        for average, current in zip(self.model.generator.buffers(), trained.buffers()):
-            average.copy_(current)
 
     def encoder_step(self, n: int) -> float:
         """One regression step of the encoder from G(z) to z, on fresh codes and the averaged generator."""

@@ -61,6 +61,17 @@ class Task:
             self.history.setdefault(key, []).append(float(value))
 
 
+@torch.no_grad()
+def update_average(average: nn.Module, current: nn.Module, decay: float, step: int) -> None:
+    """Move ``average``'s weights toward ``current``'s (an exponential moving average, buffers copied); the decay
+    ramps up as (1 + step) / (10 + step) so early averages do not lag far behind."""
+    decay = min(decay, (1 + step) / (10 + step))
+    for a, c in zip(average.parameters(), current.parameters()):
+        a.lerp_(c, 1 - decay)
+    for a, c in zip(average.buffers(), current.buffers()):
+        a.copy_(c)
+
+
 def add_common_args(parser: argparse.ArgumentParser, *, epochs: int, batch_size: int, lr: float) -> None:
     parser.add_argument("--name", help="checkpoint name (default: the model kind)")
     parser.add_argument("--epochs", type=int, default=epochs)

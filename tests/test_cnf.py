@@ -1,0 +1,82 @@
+import math
+
+import pytest
+import torch
+
+from explorer import checkpoints
+from explorer.data import load_mnist
+from explorer.models.cnf import CNF, CNFConfig
+from explorer.train import cnf as train_cnf
+from model_checks import check_generative_model
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_mnist("test").seen().as_float()[:8]
+
+
+@pytest.fixture(scope="module")
+def cnf():
+    """A small field with every weight perturbed: a fresh one outputs zero velocity, which would make checks vacuous."""
+    torch.manual_seed(0)
+    model = CNF(CNFConfig(channels=8, blocks=1, steps=4))
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=generator))
+    return model.eval()
+
+
+def test_cnf_meets_the_model_interface(cnf, digits, tmp_path):
+    check_generative_model(cnf, digits[:4], tmp_path)
+    assert cnf.inversion == "ode" and cnf.latent_dim == 784
+
+
+def test_round_trip_error_falls_as_solver_steps_grow(cnf, digits):
+    assert not torch.allclose(cnf.encode(digits).view_as(digits), CNF.to_data(digits), atol=1e-2)  # the field moves
+    errors = [(cnf.decode(cnf.encode(digits, steps), steps) - digits).abs().mean().item() for steps in (1, 2, 8)]
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-4
+
+
+def test_path_runs_from_the_code_to_the_decoded_image(cnf):
+    z = cnf.sample_latent(3, generator=0)
+    frames = cnf.path(z, frames=5, steps=8)
+    assert frames.shape == (5, 3, 1, 28, 28)
+    assert torch.allclose(frames[0], ((z.view(3, 1, 28, 28) + 1) / 2).clamp(0, 1))
+    assert torch.allclose(frames[-1], cnf.decode(z, steps=8), atol=1e-5)
+
+
+def test_divergence_is_hutchinsons_estimate_of_the_jacobian_trace(cnf, digits):
+    x = CNF.to_data(digits[:1])
+    jacobian = torch.autograd.functional.jacobian(
+        lambda v: cnf.velocity(v.view(1, 1, 28, 28), torch.tensor([0.3])).flatten(), x.flatten())
+    probes = (torch.randint(0, 2, (50, 1, 1, 28, 28), generator=torch.Generator().manual_seed(0)) * 2 - 1).float()
+    _, estimate = cnf._velocity_and_divergence(x, 0.3, probes)
+    flat = probes.flatten(1)
+    expected = torch.einsum("ki,ij,kj->k", flat, jacobian, flat).mean()  # E[e^T J e] = trace J for Rademacher e
+    assert estimate.item() == pytest.approx(expected.item(), rel=1e-4, abs=1e-4)
+
+
+def test_log_likelihood_of_a_still_field_is_the_gaussian_density(digits):
+    """A fresh field is zero: codes are the images themselves, so bits/dim is the prior's at the dequantized image."""
+    model = CNF(CNFConfig(channels=8, blocks=1, steps=2)).eval()
+    bpd = model.bits_per_dim(digits)
+    y = CNF.to_data((torch.round(digits * 255) + 0.5) / 256)
+    log_p = -0.5 * (y ** 2).flatten(1).sum(1) - 392 * math.log(2 * math.pi) + 784 * math.log(2 / 256)
+    assert torch.allclose(bpd, -log_p / (784 * math.log(2)), atol=1e-4)
+
+
+def test_seeded_likelihood_is_reproducible_and_finite(cnf, digits):
+    a = cnf.bits_per_dim(digits, torch.Generator().manual_seed(0))
+    b = cnf.bits_per_dim(digits, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and torch.isfinite(a).all()
+
+
+def test_dry_run_trains_and_writes_an_averaged_checkpoint(tmp_path):
+    train_cnf.main(["--dry-run", "--steps", "40", "--lr", "3e-3", "--out", str(tmp_path), "--runs", str(tmp_path)])
+    ckpt = checkpoints.load("cnf", tmp_path)
+    loss = checkpoints.load_history(ckpt.card, tmp_path)["loss"]
+    assert len(loss) == 40 and loss[-5:].mean() < loss[:5].mean() - 0.05
+    assert ckpt.card["kind"] == "cnf" and ckpt.card["classes"] == list(range(9))
+    assert {"test_matching_loss_digits_0_8", "test_bpd_digits_0_8", "test_bpd_digit_9"} <= set(ckpt.card["metrics"])
+    assert ckpt.model.config.steps == 2

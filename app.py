@@ -28,7 +28,8 @@ LESSON = f"""
 GLOSSARY = {
     "latent code, Z": "the list of numbers a model uses to describe a digit; here drawn from a standard Gaussian, so "
                       "any random code can be decoded into a picture.",
-    "encode, decode": "image to code, code to image. The flow does both exactly; the VAE encodes to the most likely "
+    "encode, decode": "image to code, code to image. The flow does both exactly; the continuous flow solves an ODE "
+                      "one way or the other (exact up to its solver's steps); the VAE encodes to the most likely "
                       "code; the GAN has no encoder and searches for a code (inversion).",
     "temperature": "how far from the centre of the Gaussian codes are drawn: 0 is the centre itself, 1 the model's own "
                    "prior, above 1 stranger codes.",

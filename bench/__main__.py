@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-BENCHMARKS = ("models", "pages", "embeddings", "training", "flow_designs", "cnf_designs", "finetune", "latency", "server", "floor")
+BENCHMARKS = ("models", "pages", "embeddings", "training", "flow_designs", "cnf_designs", "cnf_steps", "finetune",
+              "latency", "server", "floor")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object per checkpoint")
     evaluate.set_defaults(run=_evaluate)
     fewshot = verbs.add_parser("fewshot", help="generate 9s from k training examples (the few-shot page) into a .npy file")
-    fewshot.add_argument("--method", choices=("pixel", "flow", "vae", "finetune"), default="flow")
+    fewshot.add_argument("--method", choices=importlib.import_module("explorer.fewshot").METHODS, default="flow")
     fewshot.add_argument("--k", type=int, default=10, help="number of training 9s to learn from")
     fewshot.add_argument("--seed", type=int, default=0, help="draws the k examples and the samples")
     fewshot.add_argument("--n", type=int, default=64)
@@ -132,7 +132,7 @@ def _fewshot(args: argparse.Namespace) -> None:
             sys.exit(str(err))
 
     need = fewshot.NEEDS[args.method]
-    models = {"flow": None, "vae": None, "classifier": load("classifier") if args.score else None}
+    models = {"flow": None, "cnf": None, "vae": None, "classifier": load("classifier") if args.score else None}
     if need:
         models[need] = load(need)
     examples = few_shot(load_mnist("train"), HELD_OUT_DIGIT, args.k, args.seed).as_float()

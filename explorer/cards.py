@@ -7,11 +7,14 @@ from .models.base import GenerativeModel
 
 # Known metric keys: a readable name and how to read the number; unknown keys are shown as they are.
 METRIC_NAMES = {
-    "test_bpd_digits_0_8": ("bits/dim, test digits 0-8", "lower is better; the flow's exact likelihood"),
+    "test_bpd_digits_0_8": ("bits/dim, test digits 0-8", "lower is better; the flow's exact likelihood (the continuous flow's, up to its solver)"),
     f"test_bpd_digit_{HELD_OUT_DIGIT}": (f"bits/dim, test {HELD_OUT_DIGIT}s (never seen)",
                                          "compare with 0-8. Often lower: 9s are simple, smooth strokes, and "
                                          "likelihood measures how predictable pixels are, not which digits the "
                                          "flow learned (Nalisnick et al. 2019)"),
+    "test_matching_loss_digits_0_8": ("flow-matching loss, test digits 0-8",
+                                      "the training loss on held-out digits (seeded codes and times); lower is better"),
+    "bpd_images": ("images per bits/dim", "the first test images of each set whose likelihood was integrated"),
     "test_neg_elbo_nats_digits_0_8": ("-ELBO, test digits 0-8 (nats)",
                                       "an upper bound on the negative log-likelihood; lower is better"),
     "test_iwae_nll_nats_digits_0_8": ("IWAE NLL, test digits 0-8 (nats)", "a tighter bound than the ELBO; lower is better"),

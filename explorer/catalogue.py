@@ -1,6 +1,6 @@
 """Which models there are and what each is for, read from the checkpoint cards: the one list every part asks.
 
-A card's ``kind`` gives the role: ``flow``, ``vae`` and ``gan`` are generative models, which the pages draw with;
+A card's ``kind`` gives the role: ``flow``, ``cnf``, ``vae`` and ``gan`` are generative models, which the pages draw with;
 ``classifier`` is the judge that reads what they draw. Names come from the cards present, so a new checkpoint
 appears everywhere without code naming it; a card that cannot be read, or weights without a card, still list their
 name, so the error shows.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import checkpoints
 
-GENERATIVE_KINDS = ("flow", "vae", "gan")
+GENERATIVE_KINDS = ("flow", "cnf", "vae", "gan")
 JUDGE_KIND = "classifier"
 ORDER = (*GENERATIVE_KINDS, JUDGE_KIND)
 
@@ -26,7 +26,7 @@ class Entry:
 
 
 def entries(directory: Path | None = None) -> list[Entry]:
-    """Every checkpoint's card in ``directory``, in the app's order: by kind (flow, vae, gan, classifier), then name."""
+    """Every checkpoint's card in ``directory``, in the app's order: by kind (flow, cnf, vae, gan, classifier), then name."""
     found = []
     for name in sorted(set(checkpoints.available(directory)) | set(_weights_only(directory))):
         try:

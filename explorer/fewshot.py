@@ -1,8 +1,9 @@
-"""Few-shot generation of the held-out digit 9 from k examples, four ways.
+"""Few-shot generation of the held-out digit 9 from k examples, five ways.
 
 - ``pixel``: baseline, a Gaussian on the top-d principal directions of the k images' pixels.
 - ``flow``: transfer through the flow's latent space: the same Gaussian fitted to the flow's codes of the k images,
   decoded by the flow.
+- ``cnf``: the same in the continuous flow's latent space (its ODE's codes).
 - ``vae``: the same in the VAE's latent space.
 - ``finetune``: transfer by fine-tuning: a copy of the flow with a learned Gaussian prior, trained on the k images
   with its early layers frozen, then sampled from that prior. The shared model is never modified.
@@ -28,15 +29,16 @@ from .latent import SubspaceGaussian, fit_gaussian
 from .models.base import GenerativeModel
 from .models.flow import IMAGE_DIM, Flow
 
-METHODS = ("pixel", "flow", "vae", "finetune")
+METHODS = ("pixel", "flow", "cnf", "vae", "finetune")
 LABELS = {
     "pixel": "Pixel Gaussian (baseline)",
     "flow": "Flow latent Gaussian",
+    "cnf": "Continuous flow latent Gaussian",
     "vae": "VAE latent Gaussian",
     "finetune": "Fine-tuned flow",
 }
 # The checkpoint each method needs besides the classifier that scores it.
-NEEDS = {"pixel": None, "flow": "flow", "vae": "vae", "finetune": "flow"}
+NEEDS = {"pixel": None, "flow": "flow", "cnf": "cnf", "vae": "vae", "finetune": "flow"}
 # The flow's steps nearest the pixels stay frozen in a fine-tune: like a CNN's first layers they model
 # local stroke statistics that 0-8 share with 9; the later steps and the factor-out prior adapt.
 # They are ``Flow.lower``, so the test 9s' pass through them is the same for every fine-tuned copy (Reference).
@@ -310,7 +312,7 @@ class Result:
 
 
 def run(method: str, examples: torch.Tensor, ref: Reference, *, flow: Flow | None = None,
-        vae: GenerativeModel | None = None, classifier: torch.nn.Module | None = None, n: int = 64, dim: int = 10,
+        cnf: GenerativeModel | None = None, vae: GenerativeModel | None = None, classifier: torch.nn.Module | None = None, n: int = 64, dim: int = 10,
         seed: int = 0, temperature: float = 1.0, steps: int = 60, tuned: Transfer | None = None) -> Result:
     """Generate ``n`` 9s with ``method`` from ``examples`` (k, 1, 28, 28) and score them against ``ref``.
 
@@ -318,14 +320,14 @@ def run(method: str, examples: torch.Tensor, ref: Reference, *, flow: Flow | Non
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
-    model = {"flow": flow, "vae": vae, "finetune": flow}.get(method)
+    model = {"flow": flow, "cnf": cnf, "vae": vae, "finetune": flow}.get(method)
     if NEEDS[method] and model is None:
         raise ValueError(f"method {method!r} needs the {NEEDS[method]} checkpoint")
     examples = examples.cpu()
     if method == "pixel":
         samples, gaussian = pixel_gaussian(examples, dim, n, seed, temperature)
         likelihood = pixel_likelihood(gaussian, ref)
-    elif method in ("flow", "vae"):
+    elif method in ("flow", "cnf", "vae"):
         samples, gaussian = latent_gaussian(model, examples, dim, n, seed, temperature)
         likelihood = latent_likelihood(gaussian, ref) if method == "flow" else None
     else:

@@ -9,6 +9,8 @@ from explorer.data import HELD_OUT_DIGIT
 
 ui.page_setup(__file__)
 COMPARED = 16  # samples per model side by side
+SOLVER_STEPS = (1, 2, 4, 8, 16, 32)
+PATH_SAMPLES, PATH_FRAMES = 4, 9
 st.title("Samples")
 st.markdown(
     "A model makes a new digit by drawing a random code from its Gaussian prior and decoding it. "
@@ -24,11 +26,44 @@ def settings_ui() -> tuple[int, float, int]:
     return n, temperature, ui.seed_input()
 
 
+def solver_ui(model) -> dict:
+    """For a model that decodes by solving an ODE, the number of solver steps; other models decode in one pass."""
+    if model.inversion != "ode":
+        return {}
+    steps = ui.linked(st.sidebar.select_slider, "Solver steps", SOLVER_STEPS, value=model.config.steps, key="steps",
+                      help="Runge-Kutta steps from the code at t = 0 to the digit at t = 1, four network calls each: "
+                           "fewer is faster and rougher.")
+    return {"steps": steps}
+
+
 @st.cache_data(max_entries=64, show_spinner="Sampling...")
-def samples(sha: str, n: int, temperature: float, seed: int, _model) -> tuple[np.ndarray, int]:
-    """The samples (n, 28, 28) and how many failed to decode to finite pixels."""
-    pictures, failed = images.finite(ui.on_device(_model.sample, n, temperature, seed))
+def samples(sha: str, n: int, temperature: float, seed: int, _model, **options) -> tuple[np.ndarray, int]:
+    """The samples (n, 28, 28) and how many failed to decode to finite pixels; ``options`` go to ``sample``."""
+    pictures, failed = images.finite(ui.on_device(_model.sample, n, temperature, seed, **options))
     return images.to_numpy(pictures), failed
+
+
+@st.cache_data(max_entries=16, show_spinner="Following the path...")
+def path(sha: str, temperature: float, seed: int, steps: int, _model) -> np.ndarray:
+    """The first PATH_SAMPLES samples at PATH_FRAMES times from t = 0 to 1: (frames, samples, 28, 28)."""
+    z = _model.sample_latent(PATH_SAMPLES, temperature, seed)
+    frames = ui.on_device(_model.path, z, PATH_FRAMES, steps)
+    return np.stack([images.to_numpy(f) for f in frames])
+
+
+def path_panel(model, temperature: float, seed: int, steps: int) -> None:
+    """How the continuous flow makes a digit: the first samples along the ODE, as frames and as an animation."""
+    frames = path(model.sha256, temperature, seed, steps, model.model)
+    times = [f"t = {t:.2f}" for t in np.linspace(0, 1, PATH_FRAMES)]
+    left, right = st.columns([3, 1])
+    with left:
+        rows = frames.transpose(1, 0, 2, 3).reshape(-1, 28, 28)  # one row per sample, one column per time
+        st.image(images.labelled_grid(rows, times * PATH_SAMPLES, ncols=PATH_FRAMES, scale=2), output_format="PNG", clamp=True,
+                 caption=f"The first {PATH_SAMPLES} samples on their way from the Gaussian code (left, t = 0) to the "
+                         f"digit (right, t = 1), every {1 / (PATH_FRAMES - 1):.3g} of the way.")
+    with right:
+        ui.show_animation(frames[:, 0], scale=6, frame_ms=250, caption="The first sample, t = 0 to 1.",
+                          download=f"path_{model.name}_t{temperature:.2f}_seed{seed}.gif")
 
 
 def counts_chart(predicted: np.ndarray, static: np.ndarray) -> go.Figure:
@@ -85,7 +120,8 @@ model = ui.select_model()
 if model is None:
     st.stop()
 n, temperature, seed = settings_ui()
-pictures, failed = samples(model.sha256, n, temperature, seed, model.model)
+solver = solver_ui(model.model)
+pictures, failed = samples(model.sha256, n, temperature, seed, model.model, **solver)
 if failed:
     st.warning(f"{failed} of {n} samples have pixels that did not decode to finite values (the model's inverse "
                "overflowed); those pixels are shown black. Lower the temperature to stay nearer the data.",
@@ -94,8 +130,11 @@ caption = (f"{n} samples from {model.name} at temperature 0: every code is the c
            "tile is the same image, the one digit the model finds most typical." if temperature == 0 else
            f"{n} samples from {model.name} at temperature {temperature:.2f}, seed {seed}: "
            "the same seed always gives the same grid.")
-grid_panel(pictures, ("samples", model.sha256, n, temperature, seed), caption,
+grid_panel(pictures, ("samples", model.sha256, n, temperature, seed, *solver.values()), caption,
            f"samples_{model.name}_n{n}_t{temperature:.2f}_seed{seed}")
+if solver:
+    with st.expander("How the continuous flow draws: from noise to digit", expanded=True):
+        path_panel(model, temperature, seed, solver["steps"])
 if ui.linked(st.toggle, "Every model side by side, same seed and temperature", key="compare"):
     side_by_side(temperature, seed)
 st.caption(ui.device_caption())

@@ -20,6 +20,7 @@ st.markdown(
 MAX_SHOWN = 48
 MIN_DIST = (0.0, 0.05, 0.1, 0.25, 0.5, 0.8, 0.99)
 PERPLEXITY = (5, 10, 20, 30, 50, 100)
+SLOW_ENCODERS = {"optimised": "by optimisation", "ode": "by solving an ODE for every image"}
 SHOWN = "map-shown"  # session state: which map was shown last (model, weights, method, settings, seed)
 
 
@@ -62,8 +63,9 @@ def projection(ckpt, method: str, settings: dict, seed: int) -> embed.Projection
         return found
     with st.status(f"Computing the {embed.METHODS[method]} map of {TEST_SIZE:,} test codes (only the first time)...",
                    expanded=True) as box:
-        if ckpt.model.inversion == "optimised":
-            st.caption("This model encodes by optimisation: encoding the test set takes several minutes on a CPU.")
+        if ckpt.model.inversion in SLOW_ENCODERS:
+            st.caption(f"This model encodes {SLOW_ENCODERS[ckpt.model.inversion]}: encoding the test set takes "
+                       "several minutes on a CPU.")
         bar = st.progress(0.0)
         result = embed.projection(ckpt.model, ckpt.name, ckpt.sha256, method, settings, seed, run=ui.on_device,
                                   progress=lambda fraction, text: bar.progress(fraction, text=text))

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from explorer import data, fewshot, images, ui, upload
+from explorer import catalogue, data, fewshot, images, ui, upload
 
 ui.page_setup(__file__)
 st.title("Few-shot: the digit 9")
@@ -160,7 +160,9 @@ def own_examples(kind: str, digits: list[np.ndarray], described: str) -> tuple:
 
 
 def methods_ui() -> dict:
-    methods = ui.linked(st.sidebar.multiselect, "Methods", fewshot.METHODS, default=["pixel", "flow", "vae"],
+    present = catalogue.names()
+    default = [m for m in fewshot.METHODS if m != "finetune" and fewshot.NEEDS[m] in (None, *present)]
+    methods = ui.linked(st.sidebar.multiselect, "Methods", fewshot.METHODS, default=default,
                         key="methods", format_func=lambda m: fewshot.LABELS[m],
                         help="Fine-tuning trains a copy of the flow for a few seconds.")
     dim = ui.linked(st.sidebar.slider, "d, the Gaussian's dimensions", 1, 50, 10, key="dim",
@@ -272,7 +274,8 @@ def comparison(results: list[fewshot.Result]) -> pd.DataFrame:
 train = ui.mnist("train")
 key, examples, described = examples_ui(train)
 settings = methods_ui()
-models = {"flow": ui.load("flow"), "vae": ui.load("vae"), "classifier": ui.load("classifier")}
+models = {name: ui.load(name) for name in
+          dict.fromkeys(["flow", "classifier", *(fewshot.NEEDS[m] for m in settings["methods"] if fewshot.NEEDS[m])])}
 if models["classifier"] is None:
     st.info("Without the classifier the grids still appear, but not the share of 9s or the Fréchet distance.")
 

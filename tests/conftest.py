@@ -15,6 +15,7 @@ from explorer.models import build_model
 # Small but complete architectures: real cards, real safetensors, the real loader; seconds to build.
 TINY = {
     "flow": ("flow", {"steps_per_level": 2, "hidden_channels": 16}),
+    "cnf": ("cnf", {"channels": 8, "blocks": 1, "steps": 2}),
     "vae": ("vae", {"latent_dim": 8, "channels": [8, 16], "hidden": 32}),
     "vae2": ("vae", {"latent_dim": 2, "channels": [8, 16], "hidden": 32}),
     "gan": ("gan", {"latent_dim": 16, "g_width": 8, "d_width": 8, "e_width": 8}),
@@ -41,12 +42,15 @@ def build_tiny_checkpoints(directory) -> None:
         model = build_model(kind, config).eval()
         if hasattr(model, "initialize"):
             model.initialize(batch)  # the flow's data-dependent ActNorm start
+        if kind == "cnf":  # a fresh velocity field is zero everywhere: stir it, so that solver steps matter
+            with torch.no_grad():
+                model.velocity.out[-1].weight.normal_(0, 0.05)
         checkpoints.save(model, CARD, name, directory)
 
 
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory):
-    """A folder with tiny checkpoints flow, vae, vae2, gan, classifier, made once per test session."""
+    """A folder with tiny checkpoints flow, cnf, vae, vae2, gan, classifier, made once per test session."""
     directory = tmp_path_factory.mktemp("checkpoints")
     build_tiny_checkpoints(directory)
     return directory

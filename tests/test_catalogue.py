@@ -20,5 +20,5 @@ def test_a_new_card_adds_a_model_and_an_unreadable_one_keeps_its_name(tiny_check
     (directory / "vae-beta4.json").write_text(json.dumps({**card, "name": "vae-beta4"}))
     checkpoints.paths("gan", directory)[1].write_text("{ not json")
     checkpoints.paths("vae2", directory)[1].unlink()
-    assert catalogue.generative(directory) == ["flow", "vae", "vae-beta4"]
+    assert catalogue.generative(directory) == ["flow", "cnf", "vae", "vae-beta4"]
     assert catalogue.names(directory)[-2:] == ["gan", "vae2"]  # listed, so their errors can be shown

@@ -14,7 +14,7 @@ from explorer.data import HELD_OUT_DIGIT, few_shot, load_mnist
 
 @pytest.fixture(scope="module")
 def models(tiny_checkpoints):
-    return {name: checkpoints.load(name, tiny_checkpoints).model for name in ("flow", "vae", "classifier")}
+    return {name: checkpoints.load(name, tiny_checkpoints).model for name in ("flow", "cnf", "vae", "classifier")}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_each_method_returns_n_images_in_unit_range_with_scores(method, models, 
     assert result.samples.min() >= 0 and result.samples.max() <= 1
     s = result.scores
     assert 0 <= s.share_nine <= 1 and s.frechet >= 0 and s.copy_distance >= 0 and s.real_distance > 0
-    assert (s.likelihood is None) == (method == "vae")
+    assert (s.likelihood is None) == (method in ("cnf", "vae"))
 
 
 @pytest.mark.parametrize("method", fewshot.METHODS)
@@ -130,7 +130,7 @@ def test_cli_writes_the_samples_of_every_method(method, score, tiny_checkpoints,
     if score:
         row = json.loads(printed)
         assert row["method"] == method and 0 <= row["share_nine"] <= 1 and row["frechet"] >= 0
-        assert (row["likelihood"] is None) == (method == "vae")
+        assert (row["likelihood"] is None) == (method in ("cnf", "vae"))
     else:
         assert printed == ""
 

@@ -146,6 +146,12 @@ class CNF(GenerativeModel):
         return ((x + 1) / 2).clamp(0, 1)
 
     @torch.no_grad()
+    def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | int | None = None,
+               steps: int | None = None) -> torch.Tensor:
+        """As every model's ``sample``, decoded with ``steps`` solver steps (default: the config's)."""
+        return self.decode(self.sample_latent(n, temperature, generator), steps)
+
+    @torch.no_grad()
     def path(self, z: torch.Tensor, frames: int, steps: int | None = None) -> torch.Tensor:
         """The images along the way from codes ``z`` to digits: (frames, N, 1, 28, 28), t = 0 ... 1 evenly; each
         stretch between frames is solved with ``steps`` / (frames - 1) steps (at least one)."""

@@ -15,6 +15,7 @@ import copy
 import torch
 
 from ..data import HELD_OUT_DIGIT, load_mnist
+from ..metrics import mean_bits_per_dim
 from ..models.cnf import CNF, CNFConfig
 from ..models.flow import Flow
 from .loop import Context, Task, add_common_args, fit, make_context, update_average
@@ -55,8 +56,7 @@ class CNFTask(Task):
         nines = load_mnist("test").held_out().as_float(self.ctx.device)
         metrics = {"test_matching_loss_digits_0_8": round(matching_loss(self.model, test_x), 5)}
         for key, images in (("test_bpd_digits_0_8", test_x), (f"test_bpd_digit_{HELD_OUT_DIGIT}", nines)):
-            generator = torch.Generator().manual_seed(0)
-            metrics[key] = round(self.model.bits_per_dim(images[:EVAL_IMAGES], generator).mean().item(), 4)
+            metrics[key] = round(mean_bits_per_dim(self.model, images[:EVAL_IMAGES]), 4)
         metrics["bpd_images"] = EVAL_IMAGES
         return metrics
 

@@ -22,15 +22,16 @@ def sample_grids(at, media) -> list:
     return [served_image(media, e) for e in at.image if served_image(media, e).size == (GRID, GRID)]
 
 
-def test_three_methods_side_by_side(app, media):
+def test_every_latent_method_with_a_checkpoint_side_by_side(app, media):
     assert app.image[0].proto.imgs[0].caption == "10 training 9s drawn with seed 0"
     assert served_image(media, app.image[0]).size == (2 * (10 * 30 + 2), 2 * 32)
-    assert len(sample_grids(app, media)) == 3
-    assert len(app.metric) == 12
+    assert app.sidebar.multiselect(key="methods").value == ["pixel", "flow", "cnf", "vae"]
+    assert len(sample_grids(app, media)) == 4
+    assert len(app.metric) == 16
     table = app.dataframe[0].value
-    assert len(table) == 3 and table["called 9"].between(0, 100).all()
-    assert table["test 9s, bits/dim"].isna().tolist() == [True, False, True]  # the flow's fitted Gaussian
-    assert table["test 9s, nats in PCA space"].isna().tolist() == [False, True, True]  # the pixel Gaussian
+    assert len(table) == 4 and table["called 9"].between(0, 100).all()
+    assert table["test 9s, bits/dim"].isna().tolist() == [True, False, True, True]  # the flow's fitted Gaussian
+    assert table["test 9s, nats in PCA space"].isna().tolist() == [False, True, True, True]  # the pixel Gaussian
     assert "flow's own prior gives" in texts(app.markdown)
 
 
@@ -95,7 +96,7 @@ def test_uploads_good_and_bad(app, media):
     assert not app.exception
     assert any(w.value.startswith("notes.txt: not an image") for w in app.warning)
     assert app.image[0].proto.imgs[0].caption == "1 uploaded: nine.jpg"
-    assert len(sample_grids(app, media)) == 3
+    assert len(sample_grids(app, media)) == 4
 
 
 def test_drawn_nines_are_the_examples(app, media):
@@ -106,7 +107,7 @@ def test_drawn_nines_are_the_examples(app, media):
     app.run()
     assert not app.exception
     assert app.image[0].proto.imgs[0].caption == "3 drawn by you"
-    assert len(sample_grids(app, media)) == 3
+    assert len(sample_grids(app, media)) == 4
     app.button(key="undo-drawing").click().run()
     assert app.image[0].proto.imgs[0].caption == "2 drawn by you"
     app.button(key="clear-drawings").click().run()
@@ -119,4 +120,4 @@ def test_broken_checkpoints_disable_only_what_needs_them(broken_checkpoints, med
     assert not at.exception
     assert any("needs the flow checkpoint" in w.value for w in at.warning)
     assert any("classifier" in e.value for e in at.error)
-    assert len(at.dataframe[0].value) == 2  # pixel and VAE still run
+    assert len(at.dataframe[0].value) == 3  # pixel, the continuous flow and the VAE still run

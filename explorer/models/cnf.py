@@ -168,11 +168,10 @@ class CNF(GenerativeModel):
                  probes: int = 1) -> torch.Tensor:
         """Log-likelihood in nats (N,) of the discrete images ``x``, a dequantized bound: the image (pixel + u) / 256
         with u from ``generator`` (1/2 without), carried back to t = 0 while the divergence of v is integrated with
-        ``probes`` Rademacher probes per image, drawn from ``generator`` too. Unbiased in the divergence, so means
-        over many images are exact up to the solver."""
-        probe_shape = (probes, *x.shape)
-        eps = (torch.randint(0, 2, probe_shape, generator=generator).to(x) * 2 - 1) if generator is not None \
-            else (torch.randint(0, 2, probe_shape) * 2 - 1).to(x)
+        ``probes`` Rademacher probes per image, drawn from ``generator`` (a fixed seed without, so one image always
+        gets one number). Unbiased in the divergence, so means over many images are exact up to the solver."""
+        draws = generator if generator is not None else torch.Generator().manual_seed(0)
+        eps = (torch.randint(0, 2, (probes, *x.shape), generator=draws) * 2 - 1).to(x)
         state = self.to_data(Flow.dequantize(x, generator))
         steps = steps or self.config.steps
         h = -1.0 / steps

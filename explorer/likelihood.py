@@ -1,0 +1,191 @@
+"""What a model with an exact likelihood makes of one image: its bits/dim, where that ranks among the test digits,
+the bytes a coder built on the model would need, the round trip through its code, and how each pixel moves the cost.
+
+Every image is dequantized at the centre of each pixel's bin, (pixel + 1/2) / 256, and the continuous flow's
+divergence uses a fixed set of probes, so one image always gets one number; the test-set references are computed
+the same way. Likelihood is not meaning: images no model was trained on can score better than real digits
+(Nalisnick et al. 2019, https://arxiv.org/abs/1810.09136), which ``gallery`` measures on the shipped models.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from . import checkpoints
+from .data import cache_dir, load_mnist
+from .models.flow import IMAGE_DIM, Flow
+
+KINDS = ("flow", "cnf")  # the models whose likelihood is exact (the continuous flow's up to its solver)
+PROBES = 2  # the continuous flow's divergence probes per image
+REFERENCE_IMAGES = 2000  # the first test images (about 200 of each digit) every image is ranked against
+BATCH = 100
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One model's view of one image."""
+
+    bits_per_dim: float
+    code_bytes: float  # what an arithmetic coder driven by the model would need, to within a few bytes
+    round_trip_error: float  # largest pixel change of decode(encode(x)), in [0, 1] units
+
+
+def bits_per_dim(model, x: torch.Tensor) -> torch.Tensor:
+    """Bits/dim (N,) of images ``x`` (N, 1, 28, 28) in [0, 1], at the bins' centres."""
+    x = x.to(model.device)
+    if model.kind == "cnf":
+        return model.bits_per_dim(x, probes=PROBES)
+    return model.bits_per_dim(x)
+
+
+def read(model, x: torch.Tensor) -> Reading:
+    """The model's bits/dim, code length and round trip for one image (1, 1, 28, 28)."""
+    bpd = bits_per_dim(model, x).item()
+    with torch.no_grad():
+        x = x.to(model.device)
+        error = (model.decode(model.encode(x)) - x).abs().max().item()
+    return Reading(bpd, bpd * IMAGE_DIM / 8, error)
+
+
+def png_size(image: np.ndarray) -> int:
+    """Bytes of a 28 x 28 image (float in [0, 1]) as an 8-bit greyscale PNG, the best zlib can do."""
+    buffer = io.BytesIO()
+    Image.fromarray((np.asarray(image) * 255).round().astype(np.uint8)).save(buffer, format="PNG", optimize=True)
+    return len(buffer.getvalue())
+
+
+def sensitivity(flow: Flow, x: torch.Tensor) -> np.ndarray:
+    """d bits/dim / d pixel (28, 28) for one image (1, 1, 28, 28): how the cost would change if each pixel got a
+    little brighter. A sensitivity, not a split of the bits among pixels."""
+    y = Flow.dequantize(x.to(flow.device)).requires_grad_(True)
+    with torch.enable_grad():
+        z, log_det = flow(y)
+        bpd = -Flow.log_prob_from(z, log_det).sum() / (IMAGE_DIM * math.log(2))
+        (grad,) = torch.autograd.grad(bpd, y)
+    return grad[0, 0].cpu().numpy() / 256  # per unit of the pixel's 0-255 value, as the bins are 1/256 wide
+
+
+# -- the test digits each image is ranked against -----------------------------------------------------------
+
+def reference_name(name: str, sha256: str) -> str:
+    return f"{name}-{sha256[:12]}-bpd-n{REFERENCE_IMAGES}.npy"
+
+
+def shipped_dir() -> Path:
+    return checkpoints.checkpoint_dir() / "likelihood"
+
+
+def stored_reference(name: str, sha256: str) -> np.ndarray | None:
+    """The test digits' bits/dim under these weights, shipped first, then cached; None if not computed yet."""
+    file = reference_name(name, sha256)
+    found = next((folder / file for folder in (shipped_dir(), cache_dir() / "likelihood") if (folder / file).exists()),
+                 None)
+    return np.load(found) if found else None
+
+
+def reference(model, name: str, sha256: str, progress: Callable[[float], None] | None = None,
+              run=lambda fn, *args: fn(*args)) -> np.ndarray:
+    """Bits/dim (REFERENCE_IMAGES,) of the first test digits, stored once computed; ``run`` calls the model."""
+    found = stored_reference(name, sha256)
+    if found is not None:
+        return found
+    x = load_mnist("test").as_float()[:REFERENCE_IMAGES]
+    values = []
+    for i in range(0, len(x), BATCH):
+        values.append(run(bits_per_dim, model, x[i:i + BATCH]).cpu())
+        if progress:
+            progress(min(1.0, (i + BATCH) / len(x)))
+    result = torch.cat(values).numpy().astype(np.float32)
+    _save(cache_dir() / "likelihood" / reference_name(name, sha256), result)
+    return result
+
+
+def reference_labels() -> np.ndarray:
+    return load_mnist("test").labels[:REFERENCE_IMAGES].numpy()
+
+
+def share_less_likely(bpd: float, values: np.ndarray) -> float:
+    """The share of ``values`` (bits/dim) the image beats: test digits the model finds less likely than it."""
+    return float((np.asarray(values) > bpd).mean()) if len(values) else float("nan")
+
+
+def _save(path: Path, values: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, values)
+    tmp.replace(path)
+
+
+def precompute(names: list[str], out: Path | None = None, log: Callable[[str], None] = print) -> list[Path]:
+    """Write the reference bits/dim of each named likelihood model into ``out`` (the shipped folder), removing files
+    of earlier weights of the same names."""
+    out = Path(out or shipped_dir())
+    written = []
+    for name in names:
+        ckpt = checkpoints.load(name)
+        if ckpt.card["kind"] not in KINDS:
+            log(f"skipped {name}: a {ckpt.card['kind']} has no exact likelihood")
+            continue
+        for stale in out.glob(f"{name}-*-bpd-*.npy"):
+            if re.fullmatch(rf"{re.escape(name)}-[0-9a-f]{{12}}-bpd-n\d+\.npy", stale.name):
+                stale.unlink()
+        target = out / reference_name(name, ckpt.sha256)
+        _save(target, reference(ckpt.model, name, ckpt.sha256))
+        log(f"{target}")
+        written.append(target)
+    return written
+
+
+# -- images to try ----------------------------------------------------------------------------------
+
+def transformed(x: torch.Tensor, how: str) -> torch.Tensor:
+    """A digit (1, 1, 28, 28) changed ``how``: inverted, shifted, rotated or blurred."""
+    if how == "inverted":
+        return 1 - x
+    if how == "shifted":
+        return torch.roll(x, shifts=(4, 4), dims=(2, 3))
+    if how == "rotated":
+        return torch.rot90(x, 1, dims=(2, 3))
+    if how == "blurred":
+        kernel = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0])
+        kernel = (kernel[:, None] * kernel[None]) / 256
+        return F.conv2d(x, kernel[None, None], padding=2)
+    raise ValueError(f"unknown change {how!r}")
+
+
+TRANSFORMS = ("inverted", "shifted", "rotated", "blurred")
+SPECIALS = ("blank", "grey", "noise", "one stroke")
+
+
+def special(kind: str) -> torch.Tensor:
+    """An image (1, 1, 28, 28) that is not a digit: blank, uniform grey, uniform noise, or a single straight bar."""
+    if kind == "blank":
+        return torch.zeros(1, 1, 28, 28)
+    if kind == "grey":
+        return torch.full((1, 1, 28, 28), 0.5)
+    if kind == "noise":
+        return torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    if kind == "one stroke":
+        x = torch.zeros(1, 1, 28, 28)
+        x[..., 6:22, 13:15] = 1.0
+        return x
+    raise ValueError(f"unknown image {kind!r}")
+
+
+def gallery(test) -> dict[str, torch.Tensor]:
+    """The images the "likelihood is not meaning" gallery measures, by caption: real digits of two kinds, then
+    images that are not digits or are changed digits. ``test`` is the MNIST test split."""
+    first = {d: test.images[test.labels == d][0].float()[None, None] / 255 for d in (1, 3, 9)}
+    return {"a test 3": first[3], "a test 1": first[1], "a test 9 (never seen)": first[9],
+            **{name: special(name) for name in SPECIALS},
+            **{f"the 3, {how}": transformed(first[3], how) for how in TRANSFORMS}}

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+import torch
+
+from explorer import checkpoints, likelihood
+from explorer.data import load_mnist
+from explorer.models.flow import Flow
+
+
+@pytest.fixture(scope="module")
+def models(tiny_checkpoints):
+    return {name: checkpoints.load(name, tiny_checkpoints) for name in ("flow", "cnf")}
+
+
+@pytest.fixture(scope="module")
+def digit():
+    return load_mnist("test").as_float()[:1]
+
+
+@pytest.mark.parametrize("name", ["flow", "cnf"])
+def test_one_image_always_gets_one_reading(models, digit, name):
+    model = models[name].model
+    first, again = likelihood.read(model, digit), likelihood.read(model, digit)
+    assert first == again and np.isfinite(first.bits_per_dim)
+    assert first.code_bytes == pytest.approx(first.bits_per_dim * 784 / 8)
+    assert 0 <= first.round_trip_error < 0.5
+
+
+def test_the_flows_bits_per_dim_at_the_bins_centres(models, digit):
+    flow = models["flow"].model
+    expected = flow.bits_per_dim(digit)  # no generator: the centre of each pixel's bin
+    assert likelihood.bits_per_dim(flow, digit).item() == pytest.approx(expected.item())
+
+
+def test_sensitivity_is_the_gradient_of_bits_per_dim(models, digit):
+    flow = models["flow"].model
+    grad = likelihood.sensitivity(flow, digit)
+    assert grad.shape == (28, 28) and np.isfinite(grad).all()
+    i, j = np.unravel_index(np.abs(grad).argmax(), grad.shape)
+    brighter = Flow.dequantize(digit).clone()
+    brighter[0, 0, i, j] += 1e-3
+    with torch.no_grad():
+        change = (-Flow.log_prob_from(*flow(brighter)) + Flow.log_prob_from(*flow(Flow.dequantize(digit)))).item()
+    assert change / (784 * np.log(2)) == pytest.approx(grad[i, j] * 256 * 1e-3, rel=0.05)
+
+
+def test_png_size_counts_bytes_and_simple_images_are_small():
+    assert likelihood.png_size(np.zeros((28, 28))) < likelihood.png_size(np.random.default_rng(0).random((28, 28)))
+
+
+def test_reference_is_computed_once_then_read_back(models, tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path))
+    monkeypatch.setattr(likelihood, "REFERENCE_IMAGES", 150)
+    flow = models["flow"]
+    calls = []
+    values = likelihood.reference(flow.model, "flow", flow.sha256, progress=calls.append)
+    assert values.shape == (150,) and calls[-1] == 1.0
+    assert likelihood.stored_reference("flow", flow.sha256) is not None
+    assert np.array_equal(likelihood.reference(flow.model, "flow", flow.sha256), values)
+    assert likelihood.share_less_likely(float(np.median(values)), values) == pytest.approx(0.5, abs=0.01)
+
+
+def test_precompute_writes_only_likelihood_models_and_removes_stale_files(models, tiny_checkpoints, tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(tiny_checkpoints))
+    monkeypatch.setattr(likelihood, "REFERENCE_IMAGES", 20)
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "cache"))
+    stale = tmp_path / "flow-000000000000-bpd-n20.npy"
+    np.save(stale, np.zeros(2))
+    logged = []
+    written = likelihood.precompute(["flow", "vae"], out=tmp_path, log=logged.append)
+    assert [p.name for p in written] == [likelihood.reference_name("flow", models["flow"].sha256)]
+    assert not stale.exists() and any("vae" in line and "no exact likelihood" in line for line in logged)
+
+
+@pytest.mark.parametrize("how", likelihood.TRANSFORMS)
+def test_transforms_keep_the_frame_and_the_range(digit, how):
+    changed = likelihood.transformed(digit, how)
+    assert changed.shape == digit.shape and 0 <= changed.min() and changed.max() <= 1
+    assert not torch.equal(changed, digit)
+
+
+def test_the_gallery_holds_digits_specials_and_changed_digits():
+    items = likelihood.gallery(load_mnist("test"))
+    assert len(items) == 3 + len(likelihood.SPECIALS) + len(likelihood.TRANSFORMS)
+    assert all(x.shape == (1, 1, 28, 28) for x in items.values())

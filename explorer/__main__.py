@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> None:
     embed.add_argument("--methods", nargs="+", default=None, choices=("umap", "tsne", "pca"))
     embed.add_argument("--device", default=None)
     embed.set_defaults(run=_embed)
+    references = verbs.add_parser("likelihood", help="compute the Likelihood page's test-digit bits/dim and store "
+                                                     "them in checkpoints/likelihood/")
+    references.add_argument("--names", nargs="+", default=None, help="checkpoints (default: every flow and cnf)")
+    references.set_defaults(run=_likelihood)
     args = parser.parse_args(argv)
     args.run(args)
 
@@ -165,6 +169,12 @@ def _embed(args: argparse.Namespace) -> None:
 
     embed.precompute(args.names or catalogue.generative(), methods=args.methods or tuple(embed.METHODS),
                      device=pick_device(args.device))
+
+
+def _likelihood(args: argparse.Namespace) -> None:
+    from . import catalogue, likelihood
+
+    likelihood.precompute(args.names or catalogue.with_likelihood())
 
 
 if __name__ == "__main__":

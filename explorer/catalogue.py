@@ -14,6 +14,7 @@ from pathlib import Path
 from . import checkpoints
 
 GENERATIVE_KINDS = ("flow", "cnf", "vae", "gan")
+LIKELIHOOD_KINDS = ("flow", "cnf")
 JUDGE_KIND = "classifier"
 ORDER = (*GENERATIVE_KINDS, JUDGE_KIND)
 
@@ -59,6 +60,11 @@ def generative(directory: Path | None = None, first: str | None = None) -> list[
 def judge(directory: Path | None = None) -> str | None:
     """The classifier that judges the samples, or None without one."""
     return next((e.name for e in entries(directory) if e.kind == JUDGE_KIND), None)
+
+
+def with_likelihood(directory: Path | None = None) -> list[str]:
+    """The models whose likelihood is exact: flows, discrete and continuous."""
+    return [e.name for e in entries(directory) if e.kind in LIKELIHOOD_KINDS]
 
 
 def with_latent_dim(dim: int, directory: Path | None = None) -> list[str]:

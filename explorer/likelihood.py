@@ -21,11 +21,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import checkpoints
+from . import catalogue, checkpoints
 from .data import cache_dir, load_mnist
 from .models.flow import IMAGE_DIM, Flow
 
-KINDS = ("flow", "cnf")  # the models whose likelihood is exact (the continuous flow's up to its solver)
 PROBES = 2  # the continuous flow's divergence probes per image
 REFERENCE_IMAGES = 2000  # the first test images (about 200 of each digit) every image is ranked against
 BATCH = 100
@@ -133,7 +132,7 @@ def precompute(names: list[str], out: Path | None = None, log: Callable[[str], N
     written = []
     for name in names:
         ckpt = checkpoints.load(name)
-        if ckpt.card["kind"] not in KINDS:
+        if ckpt.card["kind"] not in catalogue.LIKELIHOOD_KINDS:
             log(f"skipped {name}: a {ckpt.card['kind']} has no exact likelihood")
             continue
         for stale in out.glob(f"{name}-*-bpd-*.npy"):

@@ -92,3 +92,26 @@ def add_guide(figure: go.Figure, *, x: float | None = None, y: float | None = No
             "text": text, "showarrow": False, "xref": line["xref"], "yref": line["yref"], "x": line["x1"],
             "y": line["y0"], "xanchor": "left" if vertical else "right", "yanchor": "bottom" if vertical else "top"}]
     return figure.update_layout(**layout)
+
+
+def class_spread(values: np.ndarray, labels: np.ndarray, *, marked: float, marked_text: str, y_title: str,
+                 height: int = 300) -> go.Figure:
+    """One box per digit of ``values`` (N,) by ``labels`` (N,), in the digits' colours, and a line at ``marked``."""
+    figure = go.Figure()
+    for d in range(10):
+        figure.add_trace(go.Box(y=values[labels == d], name=digit_label(d), marker_color=DIGIT_COLOURS[d],
+                                line={"width": 1.5}, boxpoints=False, showlegend=False))
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                         xaxis={"type": "category", "title": "test digits"}, yaxis={"title": y_title})
+    return add_guide(figure, y=marked, dash="solid", text=marked_text)
+
+
+def pixel_map(values: np.ndarray, *, title: str, height: int = 300) -> go.Figure:
+    """A 28 x 28 map on a diverging scale centred on zero (red above, blue below), square pixels."""
+    limit = float(np.abs(values).max()) or 1.0
+    figure = go.Figure(go.Heatmap(z=values[::-1], zmin=-limit, zmax=limit, colorscale="RdBu_r",
+                                  colorbar={"title": {"text": title, "side": "right"}, "thickness": 12}))
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                         xaxis={"visible": False, "constrain": "domain"},
+                         yaxis={"visible": False, "scaleanchor": "x", "scaleratio": 1})
+    return figure

@@ -15,7 +15,9 @@ import numpy as np
 import streamlit as st
 import torch
 
-from . import catalogue, checkpoints, data, images, metrics
+from streamlit_drawable_canvas import st_canvas
+
+from . import catalogue, checkpoints, data, images, metrics, upload
 from .device import describe, pick_device, serving_layout
 from .models.base import GenerativeModel
 from .serve import half_the_cores
@@ -36,8 +38,11 @@ PAGES = (
      "The GAN's training curves and its fixed-noise grid epoch by epoch."),
     ("pages/6_Few-shot_9.py", f"Few-shot {data.HELD_OUT_DIGIT}", ":material/exposure_plus_1:",
      f"Make new {data.HELD_OUT_DIGIT}s from a handful of examples: MNIST's, uploaded or drawn by you."),
+    ("pages/7_Likelihood.py", "Likelihood", ":material/functions:",
+     "What the flows think of any image, drawn, uploaded or picked: bits/dim, rank, bytes; why likely is not digit."),
 )
 ROOT = Path(__file__).resolve().parent.parent
+PAD, PEN = 280, 20  # the drawing pad and its pen, in screen pixels: ten times MNIST's frame and strokes
 PRESENT = "present"  # the address's key for presenter mode
 PRESENTER_CSS = "<style>html { font-size: 22px; }</style>"  # Streamlit sizes its type in rem
 
@@ -211,6 +216,24 @@ def on_device(fn, *args, **kwargs):
     """Run ``fn`` under the device lock and without autograd (thread-local, so set per call)."""
     with device_lock, torch.inference_mode():
         return fn(*args, **kwargs)
+
+
+def on_device_with_gradients(fn, *args, **kwargs):
+    """Run ``fn`` under the device lock with autograd available, for work that differentiates (likelihoods of the
+    continuous flow, sensitivity maps)."""
+    with device_lock:
+        return fn(*args, **kwargs)
+
+
+def draw_digit(key: str, caption: str) -> np.ndarray | None:
+    """A black drawing pad; what is drawn on it, cropped, scaled and centred like MNIST (uint8 (28, 28)), or None
+    while it is empty."""
+    canvas = st_canvas(stroke_width=PEN, stroke_color="#ffffff", background_color="#000000", height=PAD, width=PAD,
+                       drawing_mode="freedraw", return_image_data=True, key=key)
+    try:  # framed exactly as an upload is
+        return upload.load_digit(canvas.image_bytes or b"", caption)
+    except upload.UploadError:
+        return None  # nothing drawn yet
 
 
 @st.cache_resource(show_spinner="Loading MNIST...")

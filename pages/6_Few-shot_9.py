@@ -5,7 +5,6 @@ import hashlib
 import numpy as np
 import pandas as pd
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 from explorer import catalogue, data, fewshot, images, ui, upload
 
@@ -20,7 +19,6 @@ st.markdown(
 )
 GALLERY = 48
 MAX_K = 50
-PAD, PEN = 280, 20  # the drawing pad and its pen, in screen pixels: ten times MNIST's frame and strokes
 DRAWN = "drawn-9s"  # session state: the 9s this user drew, uint8 (28, 28) each
 PICKS = "picks"  # session state and address: the gallery numbers picked, on any page
 
@@ -130,12 +128,7 @@ def drawing_pad() -> None:
     drawn, pads = st.session_state[DRAWN], st.session_state.setdefault("pads", 0)
     pad, controls = st.columns([2, 3])
     with pad:  # a new key gives a clean pad after each change
-        canvas = st_canvas(stroke_width=PEN, stroke_color="#ffffff", background_color="#000000", height=PAD, width=PAD,
-                           drawing_mode="freedraw", return_image_data=True, key=f"pad-{pads}")
-    try:  # framed exactly as an upload is
-        digit = upload.load_digit(canvas.image_bytes or b"", f"Drawing {len(drawn) + 1}")
-    except upload.UploadError:
-        digit = None  # nothing drawn yet
+        digit = ui.draw_digit(f"pad-{pads}", f"Drawing {len(drawn) + 1}")
     with controls:
         if digit is not None:
             st.image(images.upscale(digit, 3), caption="As the models will see it: 28 x 28, framed like MNIST.")

@@ -1,0 +1,181 @@
+"""Likelihood: what the flows think of any image, and why a likely image need not be a digit."""
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from explorer import catalogue, data, images, likelihood, plots, ui, upload
+
+ui.page_setup(__file__)
+st.title("Likelihood")
+st.markdown(
+    "A flow gives every image an exact probability. **Bits/dim** turns it into a cost: how many bits per pixel the "
+    "model would need to store the image, so lower means *more likely*. Pick, change, draw or upload an image and "
+    "see what each flow thinks of it, where that falls among real test digits, and what the number means as a file "
+    "size. Then open the gallery below: images that are not digits at all can look more likely than digits."
+)
+SOURCES = ("A test digit", "A changed digit", "Not a digit", "Draw one", "Upload one")
+
+
+# -- choices --------------------------------------------------------------------------------------
+
+def image_ui(test: data.Digits) -> tuple[str, np.ndarray, str]:
+    """The image to measure: (a key naming it, float (28, 28) in [0, 1], a description)."""
+    source = ui.linked(st.sidebar.radio, "Image", SOURCES, key="source")
+    if source in SOURCES[:2]:
+        digit = ui.linked(st.sidebar.selectbox, "Digit", list(range(10)), index=3, key="digit",
+                          help=f"Any test digit, the {data.HELD_OUT_DIGIT}s included: no flow ever saw one.")
+        count = len(test.rows_of(digit))
+        index = ui.linked(st.sidebar.number_input, f"Which {digit} (0 to {count - 1})", 0, count - 1, 0, key="index")
+        x = data.pick(test, digit, index)
+        if source == SOURCES[0]:
+            return f"test:{digit}:{index}", images.to_numpy(x)[0], f"test {digit} #{index}"
+        how = ui.linked(st.sidebar.radio, "Change", likelihood.TRANSFORMS, key="change", horizontal=True)
+        return (f"changed:{digit}:{index}:{how}", images.to_numpy(likelihood.transformed(x, how))[0],
+                f"test {digit} #{index}, {how}")
+    if source == SOURCES[2]:
+        kind = ui.linked(st.sidebar.radio, "Which", likelihood.SPECIALS, key="special")
+        return f"special:{kind}", images.to_numpy(likelihood.special(kind))[0], kind
+    if source == SOURCES[3]:
+        with st.expander("Draw a digit with the mouse (or a finger); the answer follows each stroke", expanded=True):
+            drawn = ui.draw_digit("likelihood-pad", "Your drawing")
+        if drawn is None:
+            st.info("Draw on the black pad: your digit is cropped, scaled and centred like MNIST, as an upload is.")
+            st.stop()
+        return own("drawn", drawn, "your drawing")
+    file = st.file_uploader("An image of a digit (PNG, JPEG, ...; one digit)", key="upload")
+    if file is None:
+        st.info("Upload an image: dark ink on light paper and transparent backgrounds are fine; it is cropped, "
+                "scaled and centred like MNIST.")
+        st.stop()
+    try:
+        return own("upload", upload.load_digit(file.getvalue(), file.name), file.name)
+    except upload.UploadError as err:
+        st.warning(str(err), icon=":material/warning:")
+        st.stop()
+
+
+def own(kind: str, pixels: np.ndarray, described: str) -> tuple[str, np.ndarray, str]:
+    """A user's image (uint8 (28, 28)), keyed by its pixels."""
+    return f"{kind}:{hashlib.sha256(pixels.tobytes()).hexdigest()}", pixels.astype(np.float32) / 255, described
+
+
+# -- cached work (keyed by checkpoint hashes and the image's key, never by tensors) -------------------
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def reading(sha: str, key: str, _model, _picture: np.ndarray) -> likelihood.Reading:
+    return ui.on_device_with_gradients(likelihood.read, _model, data.examples_of(_picture[None] * 255))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def sensitivity(sha: str, key: str, _model, _picture: np.ndarray) -> np.ndarray:
+    return ui.on_device_with_gradients(likelihood.sensitivity, _model, data.examples_of(_picture[None] * 255))
+
+
+def reference(ckpt) -> np.ndarray:
+    """The test digits' bits/dim under this model: shipped, cached, or computed once with progress shown."""
+    found = likelihood.stored_reference(ckpt.name, ckpt.sha256)
+    if found is not None:
+        return found
+    with st.status(f"Measuring {likelihood.REFERENCE_IMAGES:,} test digits under {ckpt.name} (only the first "
+                   "time)...", expanded=True) as box:
+        bar = st.progress(0.0)
+        values = likelihood.reference(ckpt.model, ckpt.name, ckpt.sha256, progress=bar.progress,
+                                      run=ui.on_device_with_gradients)
+        box.update(label="Measured and stored for next time.", state="complete", expanded=False)
+    return values
+
+
+@st.cache_data(max_entries=8, show_spinner="Measuring the gallery...")
+def gallery_bits(sha: str, _model) -> dict[str, float]:
+    items = likelihood.gallery(ui.mnist("test"))
+    return {name: ui.on_device_with_gradients(likelihood.bits_per_dim, _model, x).item() for name, x in items.items()}
+
+
+# -- the page ---------------------------------------------------------------------------------------
+
+def readings_table(models: dict, picture: np.ndarray, key: str, references: dict) -> pd.DataFrame:
+    rows = []
+    for name, ckpt in models.items():
+        r = reading(ckpt.sha256, key, ckpt.model, picture)
+        rows.append({"model": name, "bits/dim": round(r.bits_per_dim, 3),
+                     "more likely than (test digits)": f"{likelihood.share_less_likely(r.bits_per_dim, references[name]):.0%}",
+                     "coded size (bytes)": round(r.code_bytes),
+                     "round-trip error": f"{r.round_trip_error:.1e}"})
+    return pd.DataFrame(rows)
+
+
+def spread_panel(ckpt, bpd: float, values: np.ndarray, labels: np.ndarray) -> None:
+    st.markdown(f"**{ckpt.name}**: the image among the test digits")
+    st.plotly_chart(plots.class_spread(values, labels, marked=bpd, marked_text=f"this image: {bpd:.3f}",
+                                       y_title="bits/dim"), key=f"spread-{ckpt.name}")
+
+
+def gallery_panel(models: dict, references: dict) -> None:
+    items = likelihood.gallery(ui.mnist("test"))
+    st.image(images.labelled_grid(np.stack([images.to_numpy(x)[0] for x in items.values()]), list(items), ncols=6,
+                                  scale=3), output_format="PNG", clamp=True)
+    rows, beaters = [], {}
+    for name, ckpt in models.items():
+        bits, median = gallery_bits(ckpt.sha256, ckpt.model), float(np.median(references[name]))
+        for item, value in bits.items():
+            rows.append({"image": item, "model": name, "bits/dim": round(value, 3),
+                         "more likely than (test digits)": f"{likelihood.share_less_likely(value, references[name]):.0%}"})
+        beaters[name] = [item for item in list(items)[3:] if bits[item] < median]
+    st.dataframe(pd.DataFrame(rows).pivot(index="image", columns="model", values="bits/dim").loc[list(items), list(models)],
+                 width="stretch")
+    for name, found in beaters.items():
+        if found:
+            st.markdown(f"Under **{name}**, more likely than the median test digit: **{', '.join(found)}**.")
+        else:
+            st.markdown(f"Under **{name}**, none of the non-digits or changed digits beats the median test digit.")
+    st.caption("Measured now on the shipped weights, the same way as the image above. A flow's bits/dim rewards "
+               "images whose pixels are easy to predict from their neighbours, such as large flat areas, more than "
+               "it rewards being a digit: likelihood measures compressibility, not meaning (Nalisnick et al. 2019, "
+               "\"Do deep generative models know what they don't know?\").")
+
+
+key, picture, described = image_ui(ui.mnist("test"))
+models = ui.usable(catalogue.with_likelihood())
+if not models:
+    st.error("No flow could be loaded; see the Home page.")
+    st.stop()
+references = {name: reference(ckpt) for name, ckpt in models.items()}
+labels = likelihood.reference_labels()
+
+left, right = st.columns([1, 3])
+with left:
+    st.image(images.upscale(picture, 6), caption=f"{described}: 28 x 28, as the models see it", clamp=True)
+    st.metric("As a PNG file", f"{likelihood.png_size(picture)} bytes",
+              help="The same pixels compressed by PNG (zlib), the usual way to store such an image.")
+with right:
+    table = readings_table(models, picture, key, references)
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption("**Bits/dim**: the negative log-likelihood per pixel, in bits (lower = more likely). **More likely "
+               f"than**: the share of the first {likelihood.REFERENCE_IMAGES:,} test digits (all ten) with higher "
+               "bits/dim. **Coded size**: likelihood is compression: an arithmetic coder driven by the model stores "
+               "the image in about bits/dim x 784 / 8 bytes, to compare with the PNG. **Round trip**: the largest "
+               "pixel change of image -> code -> image (the continuous flow's comes from its solver).")
+
+for column, (name, ckpt) in zip(st.columns(len(models)), models.items()):
+    with column:
+        spread_panel(ckpt, float(table.set_index("model").loc[name, "bits/dim"]), references[name], labels)
+
+flows = {name: ckpt for name, ckpt in models.items() if ckpt.card["kind"] == "flow"}
+for name, ckpt in flows.items():
+    st.markdown(f"**Where {name}'s cost reacts**")
+    a, b = st.columns([1, 2])
+    with a:
+        st.plotly_chart(plots.pixel_map(sensitivity(ckpt.sha256, key, ckpt.model, picture), title="bits/dim per step"),
+                        key=f"map-{name}")
+    with b:
+        st.caption("How the bits/dim would change if each pixel were one grey level brighter: red pixels would make "
+                   "the image cost more, blue ones less. It is the gradient of the cost, a sensitivity: it says "
+                   "where the model is most particular, not how the bits are split among the pixels. The continuous "
+                   "flow has no such map here: its gradient would run back through every solver step.")
+
+with st.expander("Likelihood is not meaning: a gallery", expanded=False):
+    gallery_panel(models, references)
+st.caption(ui.device_caption())

@@ -1,0 +1,85 @@
+"""AppTests of the Likelihood page: every image source, the readings beside the test digits, the gallery, bad input."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explorer import likelihood
+from explorer.data import load_mnist
+from page_checks import page_test, plotly_figure, run_page, texts
+
+PAGE = str(Path(__file__).parent.parent / "pages" / "7_Likelihood.py")
+
+
+@pytest.fixture
+def app(checkpoint_env, data_cache, media, monkeypatch):
+    monkeypatch.setattr(likelihood, "REFERENCE_IMAGES", 200)  # the references are computed afresh in each test
+    return run_page(PAGE)
+
+
+def readings(at):
+    return at.dataframe[0].value.set_index("model")
+
+
+def test_a_test_digit_gets_a_reading_from_every_flow(app):
+    table = readings(app)
+    assert list(table.index) == ["flow", "cnf"]
+    assert np.isfinite(table["bits/dim"]).all()
+    assert (table["coded size (bytes)"] - table["bits/dim"] * 784 / 8).abs().max() <= 1
+    assert all(share.endswith("%") for share in table["more likely than (test digits)"])
+    assert "bytes" in app.metric[0].value
+    spread = plotly_figure(app, "spread-flow")
+    assert len(spread["data"]) == 10  # one box per digit
+    assert plotly_figure(app, "map-flow")["data"][0]["type"] == "heatmap"
+    assert not [c for c in app.get("plotly_chart") if c.proto.id.endswith("-map-cnf")]
+
+
+def test_changed_digits_and_non_digits_change_the_reading(app):
+    first = readings(app)["bits/dim"]
+    app.sidebar.radio(key="source").set_value("A changed digit").run()
+    app.sidebar.radio(key="change").set_value("inverted").run()
+    assert not app.exception and not readings(app)["bits/dim"].equals(first)
+    assert "inverted" in app.image[0].proto.imgs[0].caption
+    app.sidebar.radio(key="source").set_value("Not a digit").run()
+    app.sidebar.radio(key="special").set_value("blank").run()
+    assert not app.exception and "blank" in app.image[0].proto.imgs[0].caption
+
+
+def test_the_held_out_nine_is_a_choice(app):
+    app.sidebar.selectbox(key="digit").set_value(9).run()
+    app.sidebar.number_input(key="index").set_value(5).run()
+    assert not app.exception and "test 9 #5" in app.image[0].proto.imgs[0].caption
+
+
+def test_a_drawing_is_measured(app):
+    app.sidebar.radio(key="source").set_value("Draw one").run()
+    assert "Draw on the black pad" in texts(app.info)
+
+
+def test_uploads_are_measured_and_bad_ones_named(app):
+    app.sidebar.radio(key="source").set_value("Upload one").run()
+    assert "Upload an image" in texts(app.info)
+    nine = load_mnist("test").held_out().images[0].numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(255 - nine).resize((140, 140)).save(buffer, format="PNG")
+    app.file_uploader(key="upload").set_value([("nine.png", buffer.getvalue(), "image/png")]).run()
+    assert not app.exception and app.image[0].proto.imgs[0].caption.startswith("nine.png")
+    app.file_uploader(key="upload").set_value([("notes.txt", b"not a picture", "text/plain")]).run()
+    assert not app.exception and any(w.value.startswith("notes.txt: not an image") for w in app.warning)
+
+
+def test_the_gallery_measures_non_digits_against_the_test_digits(app):
+    gallery = app.dataframe[1].value
+    assert list(gallery.columns) == ["flow", "cnf"] and "blank" in gallery.index and "a test 9 (never seen)" in gallery.index
+    assert "more likely than the median test digit" in texts(app.markdown) or "none of the non-digits" in texts(app.markdown)
+
+
+def test_without_any_flow_the_page_says_so(broken_checkpoints):
+    (broken_checkpoints / "cnf.json").unlink()
+    at = page_test(PAGE)
+    at.run()
+    assert not at.exception
+    assert any("No flow could be loaded" in e.value for e in at.error)

@@ -6,8 +6,9 @@ from explorer import cards, ui
 from explorer.data import HELD_OUT_DIGIT
 
 INTRO = (
-    "Generative models of handwritten digits, opened up. A normalizing flow, two variational autoencoders and a GAN "
-    "each learned to draw MNIST digits by mapping them to and from a space of Gaussian codes. Every model was trained "
+    "Generative models of handwritten digits, opened up. A normalizing flow, a continuous flow, two variational "
+    "autoencoders and a GAN each learned to draw MNIST digits by mapping them to and from a space of Gaussian codes. "
+    "Every model was trained "
     f"on the digits 0-8 only: **the {HELD_OUT_DIGIT} is held out everywhere**, so each page can also ask what a model "
     f"makes of a digit it has never seen. Pick a page in the sidebar; every random picture shows its seed, so the "
     "same seed gives the same picture again, and every page's address holds its settings, so a link shares the view."
@@ -16,14 +17,17 @@ INTRO = (
 LESSON = f"""
 1. **Samples** (5 min): draw 64 digits from each model at temperature 1, then 0.5 and 0. Which model draws the
    best digits? Turn on the labels: how many does the classifier call a {HELD_OUT_DIGIT}, a digit none of them saw?
+   Pick the continuous flow and watch noise become a digit, step by step: the idea behind diffusion models.
 2. **Interpolation** (10 min): walk from a 2 to an 8 in each model. Where along the path does the classifier change
    its mind? Try an analogy: 2 is to 8 as another 2 is to ...?
-3. **Embeddings** (10 min): the test digits' codes on a map. Which digits form islands, which blur together, where do
+3. **Embeddings** (5 min): the test digits' codes on a map. Which digits form islands, which blur together, where do
    the {HELD_OUT_DIGIT}s land? Select a cluster and look at its digits.
 4. **Reconstructions** (5 min): what each model keeps of a digit; the 2-D VAE's whole latent space as one picture.
 5. **Few-shot {HELD_OUT_DIGIT}** (10 min): show the models ten {HELD_OUT_DIGIT}s, or let students draw their own,
-   and compare four ways of making more. Which one makes {HELD_OUT_DIGIT}s, and which merely copies?
-6. **GAN training** (5 min): two networks in a contest, epoch by epoch.
+   and compare five ways of making more. Which one makes {HELD_OUT_DIGIT}s, and which merely copies?
+6. **Likelihood** (5 min): let students draw a digit and read its bits/dim. Then a blank image, a blurred digit:
+   which does the flow find more likely, and what does that say about likelihood?
+7. **GAN training** (5 min): two networks in a contest, epoch by epoch.
 """
 GLOSSARY = {
     "latent code, Z": "the list of numbers a model uses to describe a digit; here drawn from a standard Gaussian, so "

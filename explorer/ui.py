@@ -15,8 +15,6 @@ import numpy as np
 import streamlit as st
 import torch
 
-from streamlit_drawable_canvas import st_canvas
-
 from . import catalogue, checkpoints, data, images, metrics, upload
 from .device import describe, pick_device, serving_layout
 from .models.base import GenerativeModel
@@ -228,6 +226,8 @@ def on_device_with_gradients(fn, *args, **kwargs):
 def draw_digit(key: str, caption: str) -> np.ndarray | None:
     """A black drawing pad; what is drawn on it, cropped, scaled and centred like MNIST (uint8 (28, 28)), or None
     while it is empty."""
+    from streamlit_drawable_canvas import st_canvas  # declares its component on import: inside a page run only
+
     canvas = st_canvas(stroke_width=PEN, stroke_color="#ffffff", background_color="#000000", height=PAD, width=PAD,
                        drawing_mode="freedraw", return_image_data=True, key=key)
     try:  # framed exactly as an upload is

@@ -1,4 +1,4 @@
-"""Few-shot 9: make the digit no model has seen from k examples, four ways side by side."""
+"""Few-shot 9: make the digit no model has seen from k examples, five ways side by side."""
 
 import hashlib
 
@@ -12,8 +12,8 @@ ui.page_setup(__file__)
 st.title("Few-shot: the digit 9")
 st.markdown(
     "No generative model here ever saw a 9. Show them **k** examples and ask for more: a Gaussian fitted to the "
-    "examples' pixels (the baseline), the same Gaussian fitted to their codes in the flow's or the VAE's latent "
-    "space (the transfer-learning experiment this app grew from), or a copy of the flow fine-tuned on them, its "
+    "examples' pixels (the baseline), the same Gaussian fitted to their codes in the flow's, the continuous "
+    "flow's or the VAE's latent space (the transfer-learning experiment this app grew from), or a copy of the flow fine-tuned on them, its "
     "Gaussian prior learned with it. Compare the grids and the numbers: does the classifier see 9s, how close are "
     "they to real 9s, and do they merely copy the examples?"
 )

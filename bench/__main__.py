@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-BENCHMARKS = ("models", "pages", "embeddings", "training", "flow_designs", "cnf_designs", "cnf_steps", "finetune",
+BENCHMARKS = ("models", "pages", "embeddings", "training", "flow_designs", "cnf_designs", "cnf_steps", "likelihood", "finetune",
               "latency", "server", "floor")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import socket
@@ -135,3 +136,17 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def draw_nine(page) -> None:
+    """Draw a 9 on the page's first drawing pad as a person does: the loop, then the stem down its right side."""
+    pad = page.locator("canvas.upper-canvas").first  # Fabric.js takes the pointer on its upper canvas
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    loop = [(0.5 + 0.18 * math.cos(t / 10 * math.tau), 0.32 + 0.16 * math.sin(t / 10 * math.tau)) for t in range(11)]
+    stem = [(0.68, 0.32), (0.66, 0.6), (0.63, 0.88)]
+    page.mouse.move(box["x"] + loop[0][0] * box["width"], box["y"] + loop[0][1] * box["height"])
+    page.mouse.down()
+    for x, y in loop[1:] + stem:
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=4)
+    page.mouse.up()

@@ -5,11 +5,9 @@ wait for the rerun to finish, and check that what is shown changed and that no e
 Screenshots land in artifacts/screenshots/.
 """
 
-import math
-
 import pytest
 
-from .harness import exceptions, image_sources, nudge_slider, screenshot, wait_for_run
+from .harness import draw_nine, exceptions, image_sources, nudge_slider, screenshot, wait_for_run
 
 # (url path, slider label, key to press): the control each page is mostly about.
 PAGES = [
@@ -73,16 +71,7 @@ def test_a_nine_drawn_with_the_mouse_becomes_the_few_shot_example(page, app_url)
     page.goto(f"{app_url}/Few-shot_9?source=Draw+them")
     wait_for_run(page)
     assert image_sources(page) == []  # nothing drawn yet: no examples, no grids
-    pad = page.locator("canvas.upper-canvas").first  # Fabric.js takes the pointer on its upper canvas
-    pad.scroll_into_view_if_needed()
-    box = pad.bounding_box()
-    loop = [(0.5 + 0.18 * math.cos(t / 10 * math.tau), 0.32 + 0.16 * math.sin(t / 10 * math.tau)) for t in range(11)]
-    stem = [(0.68, 0.32), (0.66, 0.6), (0.63, 0.88)]
-    page.mouse.move(box["x"] + loop[0][0] * box["width"], box["y"] + loop[0][1] * box["height"])
-    page.mouse.down()
-    for x, y in loop[1:] + stem:  # a 9 drawn as a person does: the loop, then the stem down its right side
-        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=4)
-    page.mouse.up()
+    draw_nine(page)
     page.get_by_text("As the models will see it").wait_for(timeout=120_000)  # the drawing reached the server
     wait_for_run(page)
     screenshot(page, "Few-shot_9_drawing")
@@ -91,4 +80,17 @@ def test_a_nine_drawn_with_the_mouse_becomes_the_few_shot_example(page, app_url)
     wait_for_run(page)
     screenshot(page, "Few-shot_9_drawn")
     assert exceptions(page) == []
-    assert len(image_sources(page)) == 4  # the drawn example and the three methods' grids
+    assert len(image_sources(page)) == 5  # the drawn example and the four methods' grids
+
+
+def test_a_digit_drawn_with_the_mouse_gets_its_likelihood(page, app_url):
+    page.goto(f"{app_url}/Likelihood?source=Draw+one")
+    wait_for_run(page)
+    page.get_by_text("Draw on the black pad").wait_for()
+    draw_nine(page)
+    page.get_by_text("your drawing: 28 x 28").wait_for(timeout=120_000)
+    wait_for_run(page)
+    screenshot(page, "Likelihood_drawn")
+    assert exceptions(page) == []
+    table = page.locator("[data-testid='stDataFrame']").first.inner_text()
+    assert "flow" in table

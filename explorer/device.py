@@ -40,3 +40,9 @@ def serving_layout(model: torch.nn.Module, device: torch.device) -> torch.nn.Mod
     convolutions faster in that layout (the results agree to float rounding). Unchanged on other devices, where
     the gain is not established."""
     return model.to(memory_format=torch.channels_last) if device.type == "cpu" else model
+
+
+def call(fn, *args, **kwargs):
+    """Run a model call as it is: the default ``run`` of the lab functions, which the app replaces with its
+    device-locked runner."""
+    return fn(*args, **kwargs)

@@ -25,6 +25,7 @@ import torch
 
 from . import checkpoints
 from .data import TEST_SIZE, cache_dir, load_mnist
+from .device import call
 from .models.base import GenerativeModel
 from .recon import reconstruct
 
@@ -46,10 +47,6 @@ _heavy = threading.Lock()
 # interpreter, so two threads parsing at once can fail ("SystemError: AST constructor recursion depth mismatch"):
 # stored arrays are read one at a time.
 _numpy_reading = threading.Lock()
-
-
-def _call(fn, *args):
-    return fn(*args)
 
 
 @dataclass(frozen=True)
@@ -109,7 +106,7 @@ def _remembered(path: Path, mtime_ns: int) -> Projection:
 
 
 def projection(model, name: str, sha256: str, method: str, settings: dict, seed: int = 0, n: int = TEST_SIZE,
-               run=_call, progress: Progress | None = None) -> Projection:
+               run=call, progress: Progress | None = None) -> Projection:
     """The projection of the first ``n`` test images' codes, from disk or computed (then written to the cache).
 
     ``run(fn, *args)`` calls the model (the app passes its device lock); ``progress(fraction, text)`` reports.
@@ -146,7 +143,7 @@ def stored_codes(name: str, sha256: str, n: int = TEST_SIZE) -> np.ndarray | Non
     return None
 
 
-def codes(model, name: str, sha256: str, n: int = TEST_SIZE, run=_call, progress: Progress | None = None) -> np.ndarray:
+def codes(model, name: str, sha256: str, n: int = TEST_SIZE, run=call, progress: Progress | None = None) -> np.ndarray:
     """Latent codes (n, latent_dim) float32 of the first ``n`` test images, encoded once per checkpoint and cached."""
     z = stored_codes(name, sha256, n)
     if z is None:
@@ -161,7 +158,7 @@ def _save_codes(path: Path, z: np.ndarray) -> None:
     tmp.replace(path)
 
 
-def decoded(model, name: str, sha256: str, rows: list[int], run=_call) -> torch.Tensor:
+def decoded(model, name: str, sha256: str, rows: list[int], run=call) -> torch.Tensor:
     """decode(encode(x)) (N, 1, 28, 28) of test images ``rows``: from their stored codes when there are some,
     which spares the GAN its optimisation; otherwise encoded now."""
     z = stored_codes(name, sha256)
@@ -171,7 +168,7 @@ def decoded(model, name: str, sha256: str, rows: list[int], run=_call) -> torch.
     return run(model.decode, torch.from_numpy(z[rows]).to(model.device)).float().cpu()
 
 
-def encode_all(model, images: torch.Tensor, batch_size: int = BATCH_SIZE, run=_call,
+def encode_all(model, images: torch.Tensor, batch_size: int = BATCH_SIZE, run=call,
                progress: Progress | None = None) -> np.ndarray:
     """Images (N, 1, 28, 28) -> codes (N, latent_dim) float32, in batches so memory and the device lock stay bounded."""
     parts = []

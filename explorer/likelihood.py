@@ -23,6 +23,7 @@ from PIL import Image
 
 from . import catalogue, checkpoints
 from .data import cache_dir, load_mnist
+from .device import call
 from .models.flow import IMAGE_DIM, Flow
 
 PROBES = 2  # the continuous flow's divergence probes per image
@@ -93,7 +94,7 @@ def stored_reference(name: str, sha256: str) -> np.ndarray | None:
 
 
 def reference(model, name: str, sha256: str, progress: Callable[[float], None] | None = None,
-              run=lambda fn, *args: fn(*args)) -> np.ndarray:
+              run=call) -> np.ndarray:
     """Bits/dim (REFERENCE_IMAGES,) of the first test digits, stored once computed; ``run`` calls the model."""
     found = stored_reference(name, sha256)
     if found is not None:

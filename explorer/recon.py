@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .data import Digits
+from .device import call
 
 # What "reconstruction" means for each way of inverting a model (the interface's ``inversion``).
 INVERSION_NOTES = {
@@ -29,11 +30,7 @@ METRICS = {
 }
 
 
-def _call(fn, *args):
-    return fn(*args)
-
-
-def reconstruct(model, x: torch.Tensor, run=_call) -> torch.Tensor:
+def reconstruct(model, x: torch.Tensor, run=call) -> torch.Tensor:
     """Images (N, 1, 28, 28) -> decode(encode(x)) (N, 1, 28, 28) on the CPU; ``run(fn, *args)`` calls the model."""
     x = x.to(model.device)
     return run(model.decode, run(model.encode, x)).float().cpu()
@@ -75,7 +72,7 @@ def quantile_grid(n: int, coverage: float) -> np.ndarray:
     return lo + (np.arange(n) + 0.5) * coverage / n
 
 
-def latent_plane(model, n: int = 20, coverage: float = 0.9, run=_call) -> np.ndarray:
+def latent_plane(model, n: int = 20, coverage: float = 0.9, run=call) -> np.ndarray:
     """Decodings of an n x n grid over a 2-D latent (n * n, 28, 28): row 0 at the top is the largest z2, as on a plot."""
     if model.latent_dim != 2:
         raise ValueError(f"the latent plane needs a 2-D latent, this model's is {model.latent_dim}-D")

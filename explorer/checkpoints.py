@@ -19,7 +19,6 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .models import build_model
-from .models.base import GenerativeModel
 
 FORMAT_VERSION = 1
 CARD_FIELDS = ("format_version", "name", "kind", "config", "classes", "train_size", "epochs", "steps",

@@ -30,13 +30,6 @@ from .models.base import GenerativeModel
 from .models.flow import IMAGE_DIM, Flow
 
 METHODS = ("pixel", "flow", "cnf", "vae", "finetune")
-LABELS = {
-    "pixel": "Pixel Gaussian (baseline)",
-    "flow": "Flow latent Gaussian",
-    "cnf": "Continuous flow latent Gaussian",
-    "vae": "VAE latent Gaussian",
-    "finetune": "Fine-tuned flow",
-}
 # The checkpoint each method needs besides the classifier that scores it.
 NEEDS = {"pixel": None, "flow": "flow", "cnf": "cnf", "vae": "vae", "finetune": "flow"}
 # The flow's steps nearest the pixels stay frozen in a fine-tune: like a CNN's first layers they model

@@ -13,17 +13,6 @@ import torch
 from .data import Digits
 from .device import call
 
-# What "reconstruction" means for each way of inverting a model (the interface's ``inversion``).
-INVERSION_NOTES = {
-    "exact": "This model is invertible: encoding then decoding returns the image itself (up to the "
-             "half-level dequantisation offset), so its reconstructions say nothing about compression.",
-    "ode": "This model encodes by solving its ODE backwards from the image to the Gaussian: decoding the code "
-           "solves it forwards again and returns the image, up to the solver's error and the half-level "
-           "dequantisation offset.",
-    "posterior-mean": "The encoder's posterior mean is decoded: what survives the squeeze through the latent code.",
-    "optimised": "This model has no encoder: each code is found by optimising z until G(z) matches the image. "
-                 "Reconstructions are approximate and slower, and show what the generator can draw, not what it encodes.",
-}
 METRICS = {
     "mse": "mean squared pixel error (0 = perfect)",
     "bce": "binary cross-entropy summed over pixels, in nats (not 0 for grey pixels, even when perfect)",

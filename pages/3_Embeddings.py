@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import catalogue, embed, images, plots, recon, ui
+from explorer import catalogue, embed, images, plots, ui, wording
 from explorer.data import HELD_OUT_DIGIT, TEST_SIZE
 
 ui.page_setup(__file__)
@@ -111,7 +111,7 @@ def selection_panel(ckpt, rows: list[int], labels: np.ndarray) -> None:
         st.markdown(f"**Decoded from their codes** ({ckpt.model.inversion} inversion)")
         show_labelled(decoded(ckpt.name, ckpt.sha256, tuple(shown), ckpt.model), captions,
                       f"selection_{ckpt.name}_decoded.png")
-    st.caption(recon.INVERSION_NOTES[ckpt.model.inversion])
+    st.caption(wording.INVERSION_NOTES[ckpt.model.inversion])
 
 
 def show_labelled(pictures, captions: list[str], filename: str) -> None:

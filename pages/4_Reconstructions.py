@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import catalogue, embed, images, plots, recon, ui
+from explorer import catalogue, embed, images, plots, recon, ui, wording
 from explorer.data import HELD_OUT_DIGIT
 
 ui.page_setup(__file__)
@@ -88,7 +88,7 @@ def error_chart(labels: np.ndarray, errs: np.ndarray, metric: str) -> go.Figure:
 
 
 def reconstructions_section(ckpt, digits: list[int], per_digit: int, metric: str, seed: int) -> None:
-    st.caption(recon.INVERSION_NOTES[ckpt.model.inversion])
+    st.caption(wording.INVERSION_NOTES[ckpt.model.inversion])
     if not digits:
         st.info("Choose at least one digit in the sidebar.")
         return

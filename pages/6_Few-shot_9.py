@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import catalogue, data, fewshot, images, ui, upload
+from explorer import catalogue, data, fewshot, images, ui, upload, wording
 
 ui.page_setup(__file__)
 st.title("Few-shot: the digit 9")
@@ -156,7 +156,7 @@ def methods_ui() -> dict:
     present = catalogue.names()
     default = [m for m in fewshot.METHODS if m != "finetune" and fewshot.NEEDS[m] in (None, *present)]
     methods = ui.linked(st.sidebar.multiselect, "Methods", fewshot.METHODS, default=default,
-                        key="methods", format_func=lambda m: fewshot.LABELS[m],
+                        key="methods", format_func=lambda m: wording.FEWSHOT_METHODS[m],
                         help="Fine-tuning trains a copy of the flow for a few seconds.")
     dim = ui.linked(st.sidebar.slider, "d, the Gaussian's dimensions", 1, 50, 10, key="dim",
                     help="Principal directions kept (the original experiment used 10); at most k - 1 are available.")
@@ -205,7 +205,7 @@ def generate(method: str, shas: dict, examples_key: str, settings: tuple, _examp
 
 def show_result(result: fewshot.Result, settings: dict) -> None:
     s = result.scores
-    st.markdown(f"**{fewshot.LABELS[result.method]}**")
+    st.markdown(f"**{wording.FEWSHOT_METHODS[result.method]}**")
     ui.show_grid(result.samples, ncols=8, scale=2,
                  download=f"fewshot9_{result.method}_seed{settings['seed']}.png", key=f"download-{result.method}")
     first, second = st.columns(2)
@@ -251,7 +251,7 @@ def comparison(results: list[fewshot.Result]) -> pd.DataFrame:
         return s.likelihood if s.likelihood_unit and s.likelihood_unit.startswith(unit) else None
 
     return pd.DataFrame([{
-        "method": fewshot.LABELS[r.method],
+        "method": wording.FEWSHOT_METHODS[r.method],
         "called 9": None if r.scores.share_nine is None else 100 * r.scores.share_nine,
         "Fréchet distance": r.scores.frechet,
         "to nearest example": r.scores.copy_distance,
@@ -278,7 +278,7 @@ ui.show_grid(examples, ncols=min(len(examples), 25), scale=2, caption=described,
 
 runnable = [m for m in settings["methods"] if fewshot.NEEDS[m] is None or models[fewshot.NEEDS[m]] is not None]
 for m in sorted(set(settings["methods"]) - set(runnable), key=fewshot.METHODS.index):
-    st.warning(f"{fewshot.LABELS[m]} needs the {fewshot.NEEDS[m]} checkpoint, which could not be loaded.")
+    st.warning(f"{wording.FEWSHOT_METHODS[m]} needs the {fewshot.NEEDS[m]} checkpoint, which could not be loaded.")
 if not runnable:
     st.stop()
 

@@ -8,7 +8,7 @@ import pytest
 import streamlit as st
 from PIL import Image
 
-from explorer import checkpoints, recon
+from explorer import checkpoints, wording
 from page_checks import clicked_download, page_test, plotly_figure, series, served_image, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "4_Reconstructions.py")
@@ -37,7 +37,7 @@ def test_default_pairs_every_digit_with_its_error(app, media, deferred):
     assert picture.size == pairs_size(10, 4) and "seed 0" in caption
     bars = plotly_figure(app, "errors")["data"][0]
     assert list(bars["x"]) == [str(d) for d in range(9)] + ["9 (held out)"]
-    assert recon.INVERSION_NOTES["posterior-mean"] in texts(app.caption)  # the VAE comes first
+    assert wording.INVERSION_NOTES["posterior-mean"] in texts(app.caption)  # the VAE comes first
     content, filename = clicked_download(app, deferred, "Download PNG")
     assert filename == "reconstructions_vae_seed0.png"
     assert Image.open(io.BytesIO(content)).tobytes() == picture.convert("L").tobytes()
@@ -63,7 +63,7 @@ def test_the_gan_and_the_flow_say_what_their_codes_are(app):
     for name, inversion in (("gan", "optimised"), ("flow", "exact")):
         app.sidebar.selectbox(key="model").set_value(name).run()
         assert not app.exception
-        assert recon.INVERSION_NOTES[inversion] in texts(app.caption)
+        assert wording.INVERSION_NOTES[inversion] in texts(app.caption)
 
 
 def test_latent_plane_with_the_test_codes(app, deferred):

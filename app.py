@@ -24,7 +24,8 @@ LESSON = f"""
    the {HELD_OUT_DIGIT}s land? Select a cluster and look at its digits.
 4. **Reconstructions** (5 min): what each model keeps of a digit; the 2-D VAE's whole latent space as one picture.
 5. **Few-shot {HELD_OUT_DIGIT}** (10 min): show the models ten {HELD_OUT_DIGIT}s, or let students draw their own,
-   and compare five ways of making more. Which one makes {HELD_OUT_DIGIT}s, and which merely copies?
+   and compare the ways of making more on one chart, recognizability against diversity. Which one makes
+   {HELD_OUT_DIGIT}s, and which merely copies?
 6. **Likelihood** (5 min): let students draw a digit and read its bits/dim. Then a blank image, a blurred digit:
    which does the flow find more likely, and what does that say about likelihood?
 7. **GAN training** (5 min): two networks in a contest, epoch by epoch.

@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     fewshot.add_argument("--dim", type=int, default=10, help="dimensions of the fitted Gaussian")
     fewshot.add_argument("--temperature", type=float, default=1.0)
     fewshot.add_argument("--steps", type=int, default=60, help="fine-tuning steps (method finetune)")
-    fewshot.add_argument("--score", action="store_true", help="also print the page's scores as JSON (needs the classifier)")
+    fewshot.add_argument("--json", "--score", dest="score", action="store_true",
+                         help="also print the page's scores as JSON, the real test 9s' recognizability and diversity "
+                              "beside them (needs the classifier)")
     fewshot.add_argument("--out", required=True, help="output .npy file, (N, 28, 28) float32 in [0, 1]")
     fewshot.set_defaults(run=_fewshot)
     embed = verbs.add_parser("embed", help="compute the Embeddings page's default maps and store them in checkpoints/embeddings/")
@@ -147,7 +149,9 @@ def _fewshot(args: argparse.Namespace) -> None:
     np.save(args.out, result.samples.astype(np.float32))
     print(f"wrote {args.n} few-shot 9s ({args.method}, k={args.k}, seed {args.seed}) to {args.out}", file=sys.stderr)
     if args.score:
-        print(json.dumps({"method": args.method, "k": args.k, "seed": args.seed, **dataclasses.asdict(result.scores)}))
+        real = {"recognizability": ref.share_nine, "diversity": ref.diversity}
+        print(json.dumps({"method": args.method, "k": args.k, "seed": args.seed, **dataclasses.asdict(result.scores),
+                          "real_test_nines": real}))
 
 
 def _cards(args: argparse.Namespace) -> None:

@@ -1,15 +1,21 @@
-"""Few-shot generation of the held-out digit 9 from k examples, five ways.
+"""Few-shot generation of the held-out digit 9 from k examples, seven ways.
 
 - ``pixel``: baseline, a Gaussian on the top-d principal directions of the k images' pixels.
+- ``copy``: the memorisation floor: the k examples themselves, drawn again at random.
 - ``flow``: transfer through the flow's latent space: the same Gaussian fitted to the flow's codes of the k images,
   decoded by the flow.
+- ``bayes``: a Bayesian update of the flow's prior from the k codes (Transflow learning, Gambardella et al. 2019,
+  https://arxiv.org/abs/1911.13270): with N(0, I) as the prior over the prior's mean and the codes as draws around
+  it, the predictive N(sum z / (k + 1), (1 + 1 / (k + 1)) I) is sampled and decoded by the flow.
 - ``cnf``: the same in the continuous flow's latent space (its ODE's codes).
 - ``vae``: the same in the VAE's latent space.
 - ``finetune``: transfer by fine-tuning: a copy of the flow with a learned Gaussian prior, trained on the k images
   with its early layers frozen, then sampled from that prior. The shared model is never modified.
 
 Every method is scored the same way against the real test 9s (``score``) with the classifier that knows
-all ten digits. Images are float tensors (N, 1, 28, 28) in [0, 1]; every random draw takes a seed.
+all ten digits, on the two axes of Boutin et al. 2022 ("Diversity vs. Recognizability", NeurIPS) among others:
+recognizability, the share of samples the classifier calls 9, and diversity, the mean over the classifier's feature
+dimensions of the samples' standard deviation; the real test 9s get both too, as the point to reach. Images are float tensors (N, 1, 28, 28) in [0, 1]; every random draw takes a seed.
 """
 
 from __future__ import annotations
@@ -29,9 +35,9 @@ from .latent import SubspaceGaussian, fit_gaussian
 from .models.base import GenerativeModel
 from .models.flow import IMAGE_DIM, Flow
 
-METHODS = ("pixel", "flow", "cnf", "vae", "finetune")
+METHODS = ("pixel", "copy", "flow", "bayes", "cnf", "vae", "finetune")
 # The checkpoint each method needs besides the classifier that scores it.
-NEEDS = {"pixel": None, "flow": "flow", "cnf": "cnf", "vae": "vae", "finetune": "flow"}
+NEEDS = {"pixel": None, "copy": None, "flow": "flow", "bayes": "flow", "cnf": "cnf", "vae": "vae", "finetune": "flow"}
 # The flow's steps nearest the pixels stay frozen in a fine-tune: like a CNN's first layers they model
 # local stroke statistics that 0-8 share with 9; the later steps and the factor-out prior adapt.
 # They are ``Flow.lower``, so the test 9s' pass through them is the same for every fine-tuned copy (Reference).
@@ -48,6 +54,7 @@ class Reference:
 
     nines: torch.Tensor  # (M, 1, 28, 28)
     features: np.ndarray | None = None  # (M, F), None without a classifier
+    probs: torch.Tensor | None = None  # (M, 10), the classifier's reading of them
     flow_z: torch.Tensor | None = None  # (M, 784), None without a flow
     flow_log_det: torch.Tensor | None = None  # (M,)
     flow_lower: tuple[torch.Tensor, torch.Tensor] | None = None  # the 9s through the FROZEN steps (Flow.lower)
@@ -59,6 +66,16 @@ class Reference:
             return None
         return bits_per_dim(standard_normal_log_prob(self.flow_z), self.flow_log_det)
 
+    @property
+    def share_nine(self) -> float | None:
+        """The share of the real test 9s the classifier calls 9: the recognizability a method could reach."""
+        return None if self.probs is None else float(judge.called(self.probs, self.nines, HELD_OUT_DIGIT).float().mean())
+
+    @property
+    def diversity(self) -> float | None:
+        """The real test 9s' diversity, in the classifier's features: where a method's samples should land."""
+        return None if self.features is None else diversity(self.features)
+
 
 def reference(nines: torch.Tensor, classifier: torch.nn.Module | None = None, flow: Flow | None = None,
               seed: int = 0) -> Reference:
@@ -67,8 +84,8 @@ def reference(nines: torch.Tensor, classifier: torch.nn.Module | None = None, fl
     if flow is not None:
         lower = flow_lower(flow, nines, seed)
         z, log_det = flow_upper(flow, *lower)
-    features = metrics.features(classifier, nines) if classifier is not None else None
-    return Reference(nines.cpu(), features, z, log_det, lower)
+    probs, features = metrics.classify(classifier, nines) if classifier is not None else (None, None)
+    return Reference(nines.cpu(), features=features, probs=probs, flow_z=z, flow_log_det=log_det, flow_lower=lower)
 
 
 def flow_lower(flow: Flow, x: torch.Tensor, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,7 +116,7 @@ def bits_per_dim(log_pz: torch.Tensor, log_det: torch.Tensor) -> float:
     return float(-log_px.mean() / (IMAGE_DIM * math.log(2)))
 
 
-# -- the four methods -------------------------------------------------------------------------------
+# -- the methods -----------------------------------------------------------------------------------
 
 def pixel_gaussian(examples: torch.Tensor, dim: int, n: int, seed: int,
                    temperature: float = 1.0) -> tuple[torch.Tensor, SubspaceGaussian]:
@@ -116,6 +133,32 @@ def latent_gaussian(model: GenerativeModel, examples: torch.Tensor, dim: int, n:
     gaussian = fit_gaussian(model.encode(examples.to(model.device)), dim)
     z = gaussian.sample(n, torch.Generator().manual_seed(seed), temperature)
     return model.decode(z.to(model.device)).cpu(), gaussian
+
+
+def copies(examples: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """The memorisation floor: ``n`` of the k examples drawn again with replacement."""
+    return examples[torch.randint(len(examples), (n,), generator=torch.Generator().manual_seed(seed))]
+
+
+@torch.no_grad()
+def bayesian_update(flow: Flow, examples: torch.Tensor, n: int, seed: int,
+                    temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Transflow's conjugate update of the flow's prior mean from the examples' codes; ``n`` decoded samples of the
+    predictive, its mean (784,) and its standard deviation."""
+    z = flow.encode(examples.to(flow.device)).cpu().double()
+    k = len(z)
+    mean, std = z.sum(0) / (k + 1), math.sqrt(1 + 1 / (k + 1))
+    noise = torch.randn(n, z.shape[1], generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    codes = (mean + temperature * std * noise).float()
+    return flow.decode(codes.to(flow.device)).cpu(), mean, std
+
+
+def bayesian_likelihood(mean: torch.Tensor, std: float, ref: Reference) -> tuple[float, str] | None:
+    """Bits/dim of the test 9s under the flow with the updated prior N(mean, std^2 I)."""
+    if ref.flow_z is None:
+        return None
+    return bits_per_dim(standard_normal_log_prob((ref.flow_z.double() - mean) / std) - IMAGE_DIM * math.log(std),
+                        ref.flow_log_det), "bits/dim"
 
 
 class TunedFlow(GenerativeModel):
@@ -209,8 +252,14 @@ class Scores:
     real_distance: float  # the same for the real test 9s: what "not copying" looks like
     likelihood: float | None  # of the test 9s, in the unit below; None where the method has none
     likelihood_unit: str | None
+    diversity: float | None = None  # spread of the samples' classifier features (``diversity``)
     invalid: int = 0  # samples with pixels that did not decode to finite values (set black)
     static: int = 0  # samples noisier than any handwritten digit (``judge``): never counted as a 9
+
+
+def diversity(features: np.ndarray) -> float:
+    """The mean over feature dimensions of the standard deviation across images (N, F): 0 when all are alike."""
+    return float(np.asarray(features, dtype=np.float64).std(axis=0).mean())
 
 
 def nearest_distance(x: torch.Tensor, examples: torch.Tensor) -> float:
@@ -220,16 +269,16 @@ def nearest_distance(x: torch.Tensor, examples: torch.Tensor) -> float:
 
 def score(samples: torch.Tensor, examples: torch.Tensor, ref: Reference, classifier: torch.nn.Module | None,
           likelihood: tuple[float, str] | None = None) -> Scores:
-    share = frechet = None
+    share = frechet = spread = None
     static = judge.is_static(samples)
     if classifier is not None:
         probs, feats = metrics.classify(classifier, samples)
-        share = float(judge.called(probs, samples, HELD_OUT_DIGIT).float().mean())
+        share, spread = float(judge.called(probs, samples, HELD_OUT_DIGIT).float().mean()), diversity(feats)
         if ref.features is not None:
             frechet = metrics.frechet_distance(feats, ref.features)
     value, unit = likelihood or (None, None)
     return Scores(share, frechet, nearest_distance(samples, examples), nearest_distance(ref.nines, examples),
-                  value, unit, static=int(static.sum()))
+                  value, unit, diversity=spread, static=int(static.sum()))
 
 
 def pixel_likelihood(gaussian: SubspaceGaussian, ref: Reference) -> tuple[float, str] | None:
@@ -305,7 +354,8 @@ class Result:
 
 
 def run(method: str, examples: torch.Tensor, ref: Reference, *, flow: Flow | None = None,
-        cnf: GenerativeModel | None = None, vae: GenerativeModel | None = None, classifier: torch.nn.Module | None = None, n: int = 64, dim: int = 10,
+        cnf: GenerativeModel | None = None, vae: GenerativeModel | None = None,
+        classifier: torch.nn.Module | None = None, n: int = 64, dim: int = 10,
         seed: int = 0, temperature: float = 1.0, steps: int = 60, tuned: Transfer | None = None) -> Result:
     """Generate ``n`` 9s with ``method`` from ``examples`` (k, 1, 28, 28) and score them against ``ref``.
 
@@ -313,13 +363,18 @@ def run(method: str, examples: torch.Tensor, ref: Reference, *, flow: Flow | Non
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
-    model = {"flow": flow, "cnf": cnf, "vae": vae, "finetune": flow}.get(method)
+    model = {"flow": flow, "bayes": flow, "cnf": cnf, "vae": vae, "finetune": flow}.get(method)
     if NEEDS[method] and model is None:
         raise ValueError(f"method {method!r} needs the {NEEDS[method]} checkpoint")
     examples = examples.cpu()
     if method == "pixel":
         samples, gaussian = pixel_gaussian(examples, dim, n, seed, temperature)
         likelihood = pixel_likelihood(gaussian, ref)
+    elif method == "copy":
+        samples, likelihood = copies(examples, n, seed), None
+    elif method == "bayes":
+        samples, mean, std = bayesian_update(flow, examples, n, seed, temperature)
+        likelihood = bayesian_likelihood(mean, std, ref)
     elif method in ("flow", "cnf", "vae"):
         samples, gaussian = latent_gaussian(model, examples, dim, n, seed, temperature)
         likelihood = latent_likelihood(gaussian, ref) if method == "flow" else None

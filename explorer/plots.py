@@ -115,3 +115,19 @@ def pixel_map(values: np.ndarray, *, title: str, height: int = 300) -> go.Figure
                          xaxis={"visible": False, "constrain": "domain"},
                          yaxis={"visible": False, "scaleanchor": "x", "scaleratio": 1})
     return figure
+
+
+def plane(points: dict[str, tuple[float, float]], reference: tuple[str, float, float], *, x_title: str,
+          y_title: str, height: int = 360) -> go.Figure:
+    """Labelled points on two axes and a reference point (a star) they are measured against."""
+    names = list(points)
+    figure = go.Figure(go.Scatter(x=[points[n][0] for n in names], y=[points[n][1] for n in names], text=names,
+                                  mode="markers+text", textposition="top center", marker={"size": 12},
+                                  showlegend=False))
+    label, x, y = reference
+    figure.add_trace(go.Scatter(x=[x], y=[y], text=[label], mode="markers+text", textposition="bottom center",
+                                marker={"symbol": "star", "size": 18, "color": DIGIT_COLOURS[HELD_OUT_DIGIT]},
+                                showlegend=False))
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                         xaxis={"title": x_title, "rangemode": "tozero"}, yaxis={"title": y_title, "range": [-5, 110]})
+    return figure

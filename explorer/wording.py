@@ -16,7 +16,9 @@ INVERSION_NOTES = {
 # The few-shot methods (``fewshot.METHODS``) as the page names them.
 FEWSHOT_METHODS = {
     "pixel": "Pixel Gaussian (baseline)",
+    "copy": "Copies of the examples (memorisation floor)",
     "flow": "Flow latent Gaussian",
+    "bayes": "Flow prior, Bayesian update",
     "cnf": "Continuous flow latent Gaussian",
     "vae": "VAE latent Gaussian",
     "finetune": "Fine-tuned flow",

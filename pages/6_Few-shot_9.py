@@ -1,4 +1,4 @@
-"""Few-shot 9: make the digit no model has seen from k examples, five ways side by side."""
+"""Few-shot 9: make the digit no model has seen from k examples, several ways side by side, scored alike."""
 
 import hashlib
 
@@ -6,18 +6,20 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import catalogue, data, fewshot, images, ui, upload, wording
+from explorer import catalogue, data, fewshot, images, plots, ui, upload, wording
 
 ui.page_setup(__file__)
 st.title("Few-shot: the digit 9")
 st.markdown(
     "No generative model here ever saw a 9. Show them **k** examples and ask for more: a Gaussian fitted to the "
-    "examples' pixels (the baseline), the same Gaussian fitted to their codes in the flow's, the continuous "
-    "flow's or the VAE's latent space (the transfer-learning experiment this app grew from), or a copy of the flow fine-tuned on them, its "
+    "examples' pixels (the baseline), the examples themselves (what copying scores), the same Gaussian fitted to "
+    "their codes in the flow's, the continuous flow's or the VAE's latent space (the transfer-learning experiment "
+    "this app grew from), a Bayesian update of the flow's prior, or a copy of the flow fine-tuned on them, its "
     "Gaussian prior learned with it. Compare the grids and the numbers: does the classifier see 9s, how close are "
     "they to real 9s, and do they merely copy the examples?"
 )
 GALLERY = 48
+PER_ROW = 4  # sample grids side by side
 MAX_K = 50
 DRAWN = "drawn-9s"  # session state: the 9s this user drew, uint8 (28, 28) each
 PICKS = "picks"  # session state and address: the gallery numbers picked, on any page
@@ -154,7 +156,7 @@ def own_examples(kind: str, digits: list[np.ndarray], described: str) -> tuple:
 
 def methods_ui() -> dict:
     present = catalogue.names()
-    default = [m for m in fewshot.METHODS if m != "finetune" and fewshot.NEEDS[m] in (None, *present)]
+    default = [m for m in fewshot.METHODS if m != "finetune" and fewshot.NEEDS[m] in (None, *present)]  # seconds each
     methods = ui.linked(st.sidebar.multiselect, "Methods", fewshot.METHODS, default=default,
                         key="methods", format_func=lambda m: wording.FEWSHOT_METHODS[m],
                         help="Fine-tuning trains a copy of the flow for a few seconds.")
@@ -241,7 +243,23 @@ def show_curve(tuned: fewshot.Transfer) -> None:
                   x_label="step", y_label="bits/dim")
 
 
-TABLE_FORMATS = {"called 9": "{:.0f}%", "Fréchet distance": "{:.1f}", "to nearest example": "{:.2f}",
+def plane_summary(results: list[fewshot.Result], ref: fewshot.Reference) -> str:
+    """What the measured plane shows, in words: which method lands nearest the real 9s, and which copy."""
+    def distance(s: fewshot.Scores) -> float:  # on the plane, both axes relative to the real 9s
+        return float(np.hypot(s.diversity / ref.diversity - 1, s.share_nine / max(ref.share_nine, 1e-9) - 1))
+
+    nearest = min(results, key=lambda r: distance(r.scores))
+    narrow = [wording.FEWSHOT_METHODS[r.method] for r in results if r.scores.diversity < 0.5 * ref.diversity]
+    text = (f"Boutin et al. (2022) judge one-shot generation on two axes: **recognizability**, here the share of "
+            f"samples the classifier calls 9, and **diversity**, here the mean spread (standard deviation) of the "
+            f"samples' classifier features. The real test 9s sit at {100 * ref.share_nine:.0f}% and "
+            f"{ref.diversity:.2f}. Nearest to them now: **{wording.FEWSHOT_METHODS[nearest.method]}**.")
+    if narrow:
+        text += f" Less than half the real 9s' diversity: {', '.join(narrow)}: close to copying."
+    return text
+
+
+TABLE_FORMATS = {"called 9": "{:.0f}%", "diversity": "{:.2f}", "Fréchet distance": "{:.1f}", "to nearest example": "{:.2f}",
                  "real 9s to nearest example": "{:.2f}", "test 9s, bits/dim": "{:.3f}",
                  "test 9s, nats in PCA space": "{:.1f}", "static samples": "{:.0f}"}
 
@@ -254,6 +272,7 @@ def comparison(results: list[fewshot.Result]) -> pd.DataFrame:
         "method": wording.FEWSHOT_METHODS[r.method],
         "called 9": None if r.scores.share_nine is None else 100 * r.scores.share_nine,
         "Fréchet distance": r.scores.frechet,
+        "diversity": r.scores.diversity,
         "to nearest example": r.scores.copy_distance,
         "real 9s to nearest example": r.scores.real_distance,
         "test 9s, bits/dim": likelihood(r.scores, "bits/dim"),
@@ -292,7 +311,8 @@ st.caption(f"{settings['n']} samples per method, sampling seed {settings['seed']
            + (f" (k = {len(examples)} examples span only {used} directions, so {used} are used)"
               if used < settings["dim"] else "") + f", temperature {settings['temperature']:.2f}.")
 results = []
-for column, method in zip(st.columns(len(runnable)), runnable):
+columns = [column for start in range(0, len(runnable), PER_ROW) for column in st.columns(PER_ROW)]
+for column, method in zip(columns, runnable):
     with column:
         steps = settings["steps"] if method == "finetune" else None
         tuned = transfer(shas["flow"], shas["classifier"], key, steps, model_objects["flow"],
@@ -311,11 +331,24 @@ for column, method in zip(st.columns(len(runnable)), runnable):
 
 st.subheader("Side by side")
 st.dataframe(comparison(results).style.format(TABLE_FORMATS, na_rep="—"), hide_index=True)
+if ref.features is not None:
+    st.subheader("Diversity and recognizability")
+    left, right = st.columns([3, 2])
+    points = {wording.FEWSHOT_METHODS[r.method]: (r.scores.diversity, 100 * r.scores.share_nine) for r in results}
+    with left:
+        st.plotly_chart(plots.plane(points, ("real test 9s", ref.diversity, 100 * ref.share_nine),
+                                    x_title="diversity (spread of classifier features)", y_title="called 9 (%)"),
+                        key="plane")
+    with right:
+        st.markdown(plane_summary(results, ref))
 prior = ref.flow_prior_bpd
 with st.expander("How to read the numbers", expanded=True):
     st.markdown(
         f"""
 - **Called 9**: the share of samples that the classifier, trained on all ten digits, reads as 9.
+- **Diversity**: the spread of the samples in the classifier's features (the mean over its feature dimensions of
+  their standard deviation); the real test 9s have {ref.diversity if ref.diversity is not None else float("nan"):.2f}.
+  Copies of one example have 0.
 - **Fréchet distance**: between Gaussians fitted to the classifier's features of the samples and of all
   {len(ref.nines)} real test 9s; lower is closer. It shrinks as samples grow, so compare at equal n.
 - **To nearest example**: mean pixel distance (L2) from each sample to the closest of the k examples. The real

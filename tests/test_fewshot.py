@@ -44,7 +44,7 @@ def test_each_method_returns_n_images_in_unit_range_with_scores(method, models, 
     assert result.samples.min() >= 0 and result.samples.max() <= 1
     s = result.scores
     assert 0 <= s.share_nine <= 1 and s.frechet >= 0 and s.copy_distance >= 0 and s.real_distance > 0
-    assert (s.likelihood is None) == (method in ("cnf", "vae"))
+    assert (s.likelihood is None) == (method in ("copy", "cnf", "vae"))
 
 
 @pytest.mark.parametrize("method", fewshot.METHODS)
@@ -121,7 +121,7 @@ def test_cli_writes_the_samples_of_every_method(method, score, tiny_checkpoints,
     monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(tiny_checkpoints))
     out = tmp_path / "nines.npy"
     cli(["fewshot", "--method", method, "--k", "5", "--seed", "2", "--n", "6", "--steps", "2", "--out", str(out)]
-        + (["--score"] if score else []))
+        + (["--json"] if score else []))
     samples = np.load(out)
     assert samples.shape == (6, 28, 28) and samples.dtype == np.float32
     assert samples.min() >= 0 and samples.max() <= 1
@@ -130,7 +130,8 @@ def test_cli_writes_the_samples_of_every_method(method, score, tiny_checkpoints,
     if score:
         row = json.loads(printed)
         assert row["method"] == method and 0 <= row["share_nine"] <= 1 and row["frechet"] >= 0
-        assert (row["likelihood"] is None) == (method in ("cnf", "vae"))
+        assert (row["likelihood"] is None) == (method in ("copy", "cnf", "vae"))
+        assert row["diversity"] >= 0 and set(row["real_test_nines"]) == {"recognizability", "diversity"}
     else:
         assert printed == ""
 
@@ -159,3 +160,33 @@ def test_static_samples_are_counted_and_never_called_nine(models, examples, ref)
     assert scores.static == 6
     called = (metrics.predict_proba(models["classifier"], examples[:4]).argmax(1) == HELD_OUT_DIGIT).sum().item()
     assert scores.share_nine == pytest.approx(called / 10)
+
+
+def test_copies_are_the_examples_and_sit_at_distance_zero(models, examples, ref):
+    result = fewshot.run("copy", examples, ref, classifier=models["classifier"], n=16, seed=0)
+    pool = examples[:, 0].numpy()
+    assert all(any(np.array_equal(sample, e) for e in pool) for sample in result.samples)
+    assert result.scores.copy_distance < 1e-6 and result.scores.likelihood is None
+
+
+def test_the_bayesian_update_shrinks_the_codes_mean_towards_zero(models, examples):
+    flow = models["flow"]
+    _, mean, std = fewshot.bayesian_update(flow, examples, n=4, seed=0)
+    z = flow.encode(examples).double()
+    assert torch.allclose(mean, z.sum(0) / (len(z) + 1)) and std == pytest.approx((1 + 1 / 11) ** 0.5)
+
+
+def test_the_updated_prior_scores_the_test_nines_as_a_gaussian_with_that_mean_and_spread(models, ref):
+    zeros, one = torch.zeros(784, dtype=torch.float64), 1.0
+    value, unit = fewshot.bayesian_likelihood(zeros, one, ref)
+    assert unit == "bits/dim" and value == pytest.approx(ref.flow_prior_bpd)  # N(0, I) is the flow's own prior
+    wider, _ = fewshot.bayesian_likelihood(zeros, 2.0, ref)
+    assert wider != pytest.approx(value)
+
+
+def test_diversity_is_zero_for_copies_of_one_image_and_the_reference_has_both_axes(models, examples, ref):
+    assert fewshot.diversity(np.ones((5, 3))) == 0.0
+    assert fewshot.diversity(np.array([[0.0], [2.0]])) == pytest.approx(1.0)
+    assert 0 <= ref.share_nine <= 1 and ref.diversity > 0
+    one = fewshot.run("copy", examples[:1], ref, classifier=models["classifier"], n=8, seed=0)
+    assert one.scores.diversity == pytest.approx(0.0, abs=1e-6)

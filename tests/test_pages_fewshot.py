@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from explorer.data import load_mnist
-from page_checks import page_test, run_page, served_image, texts
+from page_checks import page_test, plotly_figure, run_page, served_image, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "6_Few-shot_9.py")
 GRID = 2 * (8 * 30 + 2)  # 8 x 8 samples of 28 pixels with 2-pixel borders, doubled
@@ -25,13 +25,18 @@ def sample_grids(at, media) -> list:
 def test_every_latent_method_with_a_checkpoint_side_by_side(app, media):
     assert app.image[0].proto.imgs[0].caption == "10 training 9s drawn with seed 0"
     assert served_image(media, app.image[0]).size == (2 * (10 * 30 + 2), 2 * 32)
-    assert app.sidebar.multiselect(key="methods").value == ["pixel", "flow", "cnf", "vae"]
-    assert len(sample_grids(app, media)) == 4
-    assert len(app.metric) == 16
+    assert app.sidebar.multiselect(key="methods").value == ["pixel", "copy", "flow", "bayes", "cnf", "vae"]
+    assert len(sample_grids(app, media)) == 6
+    assert len(app.metric) == 24
     table = app.dataframe[0].value
-    assert len(table) == 4 and table["called 9"].between(0, 100).all()
-    assert table["test 9s, bits/dim"].isna().tolist() == [True, False, True, True]  # the flow's fitted Gaussian
-    assert table["test 9s, nats in PCA space"].isna().tolist() == [False, True, True, True]  # the pixel Gaussian
+    assert len(table) == 6 and table["called 9"].between(0, 100).all() and (table["diversity"] >= 0).all()
+    # bits/dim for the flow's fitted Gaussian and its Bayesian update; nats for the pixel Gaussian
+    assert table["test 9s, bits/dim"].isna().tolist() == [True, True, False, False, True, True]
+    assert table["test 9s, nats in PCA space"].isna().tolist() == [False, True, True, True, True, True]
+    assert table.loc[1, "to nearest example"] < 1e-6  # the copies
+    plane = plotly_figure(app, "plane")
+    assert len(plane["data"][0]["x"]) == 6 and plane["data"][1]["text"] == ["real test 9s"]
+    assert "Nearest to them now" in texts(app.markdown)
     assert "flow's own prior gives" in texts(app.markdown)
 
 
@@ -96,7 +101,7 @@ def test_uploads_good_and_bad(app, media):
     assert not app.exception
     assert any(w.value.startswith("notes.txt: not an image") for w in app.warning)
     assert app.image[0].proto.imgs[0].caption == "1 uploaded: nine.jpg"
-    assert len(sample_grids(app, media)) == 4
+    assert len(sample_grids(app, media)) == 6
 
 
 def test_drawn_nines_are_the_examples(app, media):
@@ -107,7 +112,7 @@ def test_drawn_nines_are_the_examples(app, media):
     app.run()
     assert not app.exception
     assert app.image[0].proto.imgs[0].caption == "3 drawn by you"
-    assert len(sample_grids(app, media)) == 4
+    assert len(sample_grids(app, media)) == 6
     app.button(key="undo-drawing").click().run()
     assert app.image[0].proto.imgs[0].caption == "2 drawn by you"
     app.button(key="clear-drawings").click().run()
@@ -120,4 +125,4 @@ def test_broken_checkpoints_disable_only_what_needs_them(broken_checkpoints, med
     assert not at.exception
     assert any("needs the flow checkpoint" in w.value for w in at.warning)
     assert any("classifier" in e.value for e in at.error)
-    assert len(at.dataframe[0].value) == 3  # pixel, the continuous flow and the VAE still run
+    assert len(at.dataframe[0].value) == 4  # pixel, copies, the continuous flow and the VAE still run

@@ -80,7 +80,7 @@ def test_a_nine_drawn_with_the_mouse_becomes_the_few_shot_example(page, app_url)
     wait_for_run(page)
     screenshot(page, "Few-shot_9_drawn")
     assert exceptions(page) == []
-    assert len(image_sources(page)) == 5  # the drawn example and the four methods' grids
+    assert len(image_sources(page)) == 7  # the drawn example and the six default methods' grids
 
 
 def test_a_digit_drawn_with_the_mouse_gets_its_likelihood(page, app_url):

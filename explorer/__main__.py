@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     embed.add_argument("--methods", nargs="+", default=None, choices=("umap", "tsne", "pca"))
     embed.add_argument("--device", default=None)
     embed.set_defaults(run=_embed)
+    verbs.add_parser("sweep", help="score every few-shot method over k and example seeds for the Few-shot page, "
+                                   "stored in checkpoints/fewshot/").set_defaults(run=_sweep)
     references = verbs.add_parser("likelihood", help="compute the Likelihood page's test-digit bits/dim and store "
                                                      "them in checkpoints/likelihood/")
     references.add_argument("--names", nargs="+", default=None, help="checkpoints (default: every flow and cnf)")
@@ -173,6 +175,12 @@ def _embed(args: argparse.Namespace) -> None:
 
     embed.precompute(args.names or catalogue.generative(), methods=args.methods or tuple(embed.METHODS),
                      device=pick_device(args.device))
+
+
+def _sweep(args: argparse.Namespace) -> None:
+    from . import sweep
+
+    sweep.main()
 
 
 def _likelihood(args: argparse.Namespace) -> None:

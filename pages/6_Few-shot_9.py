@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import catalogue, data, fewshot, images, plots, ui, upload, wording
+from explorer import catalogue, data, fewshot, images, plots, sweep, ui, upload, wording
 
 ui.page_setup(__file__)
 st.title("Few-shot: the digit 9")
@@ -243,6 +243,26 @@ def show_curve(tuned: fewshot.Transfer) -> None:
                   x_label="step", y_label="bits/dim")
 
 
+def sweep_panel() -> None:
+    """Every method's scores against k, from the stored sweep for the weights being served."""
+    shas = {name: getattr(ui.status().get(name), "sha256", None) for name in sweep.MODELS}
+    rows = sweep.stored(shas)
+    st.markdown("**As k grows** (mean over example seeds " + ", ".join(map(str, sweep.SEEDS)) + ")")
+    if rows is None:
+        st.caption("No sweep for these weights yet: `python -m explorer sweep` measures it (minutes on a CPU).")
+        return
+    table = pd.DataFrame(rows).assign(method=lambda t: t["method"].map(wording.FEWSHOT_METHODS),
+                                      called=lambda t: 100 * t["share_nine"])
+    means = table.groupby(["k", "method"])[["called", "diversity"]].mean().reset_index()
+    left, right = st.columns(2)
+    left.line_chart(means, x="k", y="called", color="method", height=260, x_label="k, examples",
+                    y_label="called 9 (%)")
+    right.line_chart(means, x="k", y="diversity", color="method", height=260, x_label="k, examples",
+                     y_label="diversity")
+    st.caption(f"{sweep.SAMPLES} samples per method, k and seed, at the page's default settings, measured on the "
+               "weights served here.")
+
+
 def plane_summary(results: list[fewshot.Result], ref: fewshot.Reference) -> str:
     """What the measured plane shows, in words: which method lands nearest the real 9s, and which copy."""
     def distance(s: fewshot.Scores) -> float:  # on the plane, both axes relative to the real 9s
@@ -341,6 +361,7 @@ if ref.features is not None:
                         key="plane")
     with right:
         st.markdown(plane_summary(results, ref))
+    sweep_panel()
 prior = ref.flow_prior_bpd
 with st.expander("How to read the numbers", expanded=True):
     st.markdown(

@@ -37,6 +37,7 @@ def test_every_latent_method_with_a_checkpoint_side_by_side(app, media):
     plane = plotly_figure(app, "plane")
     assert len(plane["data"][0]["x"]) == 6 and plane["data"][1]["text"] == ["real test 9s"]
     assert "Nearest to them now" in texts(app.markdown)
+    assert "No sweep for these weights yet" in texts(app.caption)  # the tiny weights have none stored
     assert "flow's own prior gives" in texts(app.markdown)
 
 
@@ -126,3 +127,23 @@ def test_broken_checkpoints_disable_only_what_needs_them(broken_checkpoints, med
     assert any("needs the flow checkpoint" in w.value for w in at.warning)
     assert any("classifier" in e.value for e in at.error)
     assert len(at.dataframe[0].value) == 4  # pixel, copies, the continuous flow and the VAE still run
+
+
+def test_the_stored_sweep_for_the_served_weights_is_charted(tiny_checkpoints, tmp_path, monkeypatch, media):
+    import shutil
+
+    import streamlit as st
+
+    from explorer import checkpoints, sweep
+
+    folder = tmp_path / "checkpoints"
+    shutil.copytree(tiny_checkpoints, folder)
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(folder))
+    st.cache_resource.clear()
+    shas = {name: checkpoints.load(name, folder).sha256 for name in sweep.MODELS}
+    rows = [{"method": m, "k": k, "seed": s, "share_nine": 0.1 * k, "diversity": 1.0}
+            for m in ("pixel", "flow") for k in (1, 5) for s in (0, 1)]
+    sweep.write(rows, shas)
+    at = run_page(PAGE)
+    assert len(at.get("arrow_vega_lite_chart")) >= 2 or len(at.get("vega_lite_chart")) >= 2
+    assert "No sweep for these weights" not in texts(at.caption)

@@ -37,7 +37,7 @@ class Reading:
 
     bits_per_dim: float
     code_bytes: float  # what an arithmetic coder driven by the model would need, to within a few bytes
-    round_trip_error: float  # largest pixel change of decode(encode(x)), in [0, 1] units
+    round_trip_levels: int  # the largest change of a pixel's 8-bit grey level (0-255) through decode(encode(x))
 
 
 def bits_per_dim(model, x: torch.Tensor) -> torch.Tensor:
@@ -53,8 +53,9 @@ def read(model, x: torch.Tensor) -> Reading:
     bpd = bits_per_dim(model, x).item()
     with torch.no_grad():
         x = x.to(model.device)
-        error = (model.decode(model.encode(x)) - x).abs().max().item()
-    return Reading(bpd, bpd * IMAGE_DIM / 8, error)
+        back = model.decode(model.encode(x))
+    levels = (torch.round(back * 255) - torch.round(x * 255)).abs().max().item()
+    return Reading(bpd, bpd * IMAGE_DIM / 8, int(levels))
 
 
 def png_size(image: np.ndarray) -> int:

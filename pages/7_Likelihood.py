@@ -103,7 +103,7 @@ def readings_table(models: dict, picture: np.ndarray, key: str, references: dict
         rows.append({"model": name, "bits/dim": round(r.bits_per_dim, 3),
                      "more likely than (test digits)": f"{likelihood.share_less_likely(r.bits_per_dim, references[name]):.0%}",
                      "coded size (bytes)": round(r.code_bytes),
-                     "round-trip error": f"{r.round_trip_error:.1e}"})
+                     "round trip (grey levels)": r.round_trip_levels})
     return pd.DataFrame(rows)
 
 
@@ -156,8 +156,9 @@ with right:
     st.caption("**Bits/dim**: the negative log-likelihood per pixel, in bits (lower = more likely). **More likely "
                f"than**: the share of the first {likelihood.REFERENCE_IMAGES:,} test digits (all ten) with higher "
                "bits/dim. **Coded size**: likelihood is compression: an arithmetic coder driven by the model stores "
-               "the image in about bits/dim x 784 / 8 bytes, to compare with the PNG. **Round trip**: the largest "
-               "pixel change of image -> code -> image (the continuous flow's comes from its solver).")
+               "the image in about bits/dim x 784 / 8 bytes, to compare with the PNG. **Round trip**: image -> code -> "
+               "image, saved as 8 bits again: the largest change of a pixel's grey level (0-255). The flow inverts "
+               "exactly; the continuous flow's changes come from its solver.")
 
 for column, (name, ckpt) in zip(st.columns(len(models)), models.items()):
     with column:

@@ -23,7 +23,11 @@ def test_one_image_always_gets_one_reading(models, digit, name):
     first, again = likelihood.read(model, digit), likelihood.read(model, digit)
     assert first == again and np.isfinite(first.bits_per_dim)
     assert first.code_bytes == pytest.approx(first.bits_per_dim * 784 / 8)
-    assert 0 <= first.round_trip_error < 0.5
+    assert 0 <= first.round_trip_levels <= 255
+
+
+def test_the_flow_returns_every_grey_level(models, digit):
+    assert likelihood.read(models["flow"].model, digit).round_trip_levels == 0
 
 
 def test_the_flows_bits_per_dim_at_the_bins_centres(models, digit):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, running_script
+from .harness import CHROMIUM, CHROMIUM_ARGS, running_script
 
 from .latency import QUICK_CHANGES, Slider, measure
 from .timing import percentile, table

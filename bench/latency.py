@@ -1,6 +1,6 @@
 """Interaction latency in a real browser: from a control change to the updated output, for every page.
 
-The app runs as ./start.sh runs it (tests/e2e/harness.py) and Debian's Chromium drives it through Playwright.
+The app runs as ./start.sh runs it (bench/harness.py) and Debian's Chromium drives it through Playwright.
 One change is timed from the key press (or click) until the output shown has changed (an image's source, a
 chart's axes) and the script has finished. The yardstick is bench/trivial_app.py, one slider and one image,
 measured in the same process and browser. A slider walks one way to its end, then back, so after a turn some
@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, exceptions, running_app, running_script, wait_for_run
+from .harness import CHROMIUM, CHROMIUM_ARGS, exceptions, running_app, running_script, wait_for_run
 
 from .timing import percentile, table
 

@@ -1,5 +1,5 @@
 """Server-side latency: for every page, from a control change sent over the websocket to the finished script and
-its images fetched, without a browser drawing anything (tests/load/session.py speaks the protocol).
+its images fetched, without a browser drawing anything (bench/session.py speaks the protocol).
 
 Set beside ``latency`` it splits an update's time between the server and the browser. Controls and walks are
 ``latency``'s: a slider steps one way to its end and turns, a radio takes its next option; the yardstick is
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.harness import running_app, running_script
-from tests.load.session import Session
+from .harness import running_app, running_script
+from .session import Session
 
 from .latency import Radio, Slider, pages, report
 

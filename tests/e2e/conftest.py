@@ -2,7 +2,7 @@
 
 import pytest
 
-from .harness import CHROMIUM, CHROMIUM_ARGS, browser_missing_reason, running_app
+from bench.harness import CHROMIUM, CHROMIUM_ARGS, browser_missing_reason, running_app
 
 
 def pytest_collection_modifyitems(items):

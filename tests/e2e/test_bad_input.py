@@ -10,7 +10,7 @@ from PIL import Image
 
 from explorer.data import load_mnist
 
-from .harness import ROOT, exceptions, image_sources, running_app, screenshot, wait_for_run
+from bench.harness import ROOT, exceptions, image_sources, running_app, screenshot, wait_for_run
 
 
 def warnings(page) -> list[str]:

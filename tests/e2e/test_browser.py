@@ -7,7 +7,7 @@ Screenshots land in artifacts/screenshots/.
 
 import pytest
 
-from .harness import draw_nine, exceptions, image_sources, nudge_slider, screenshot, wait_for_run
+from bench.harness import draw_nine, exceptions, image_sources, nudge_slider, screenshot, wait_for_run
 
 # (url path, slider label, key to press): the control each page is mostly about.
 PAGES = [

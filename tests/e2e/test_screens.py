@@ -7,7 +7,7 @@ stick out sideways (a class cannot scroll a projected page), and each screen is 
 
 import pytest
 
-from .harness import ARTIFACTS, exceptions, wait_for_run
+from bench.harness import ARTIFACTS, exceptions, wait_for_run
 
 PAGES = ["", "Interpolation", "Samples", "Embeddings", "Reconstructions", "GAN_training", "Few-shot_9", "Likelihood"]
 SCREENS = [(1024, 768), (1920, 1080)]

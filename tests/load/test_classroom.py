@@ -19,9 +19,9 @@ import time
 import pytest
 
 from explorer.serve import TIDY_SECONDS
-from tests.e2e.harness import ROOT, rss_mib, running_server
+from bench.harness import ROOT, rss_mib, running_server
 
-from .session import Run, Session
+from bench.session import Run, Session
 
 USERS = int(os.environ.get("LOAD_USERS", 20))
 ROUNDS = int(os.environ.get("LOAD_ROUNDS", 3))

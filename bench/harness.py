@@ -1,4 +1,5 @@
-"""Start the app as the README does and drive it in Debian's headless Chromium through Playwright."""
+"""Start the app as the README does and drive it in Debian's headless Chromium through Playwright: shared by the
+browser tests, the load test and the benchmarks that time the app."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

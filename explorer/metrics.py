@@ -113,9 +113,7 @@ def vae_negative_elbo(vae: nn.Module, x_binary: torch.Tensor, seed: int = 0, bat
         x = x_binary[i:i + batch_size].to(device)
         mu, logvar = vae.encode_posterior(x)
         eps = torch.randn(mu.shape, generator=generator).to(device)
-        logits = vae.decoder_logits(mu + torch.exp(0.5 * logvar) * eps)
-        recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
-        kl = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum()
+        recon, kl = vae.elbo_terms(vae.decoder_logits(mu + torch.exp(0.5 * logvar) * eps), x, mu, logvar)
         total += (recon + kl).item()
     return total / len(x_binary)
 

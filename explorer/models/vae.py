@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .base import GenerativeModel
@@ -99,6 +100,15 @@ class VAE(GenerativeModel):
     def decoder_logits(self, z: torch.Tensor) -> torch.Tensor:
         """Latent codes (N, latent_dim) -> Bernoulli logits (N, 1, 28, 28)."""
         return self.decoder(z)
+
+    @staticmethod
+    def elbo_terms(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor,
+                   logvar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The negative ELBO's two terms summed over a batch of binary images, in nats (float32 whatever the inputs):
+        the Bernoulli reconstruction cost and the analytic KL of N(mu, exp(logvar)) to N(0, I)."""
+        mu, logvar = mu.float(), logvar.float()
+        recon = F.binary_cross_entropy_with_logits(logits.float(), x, reduction="sum")
+        return recon, 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Images (N, 1, 28, 28) -> reconstruction logits (N, 1, 28, 28), mu and logvar (N, latent_dim)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 
 import torch
-import torch.nn.functional as F
 
 from ..metrics import binarize, vae_negative_elbo
 from ..models.vae import VAE, VAEConfig
@@ -39,8 +38,7 @@ class VAETask(Task):
         x = torch.bernoulli(x)
         with self.ctx.autocast():
             logits, mu, logvar = self.net(x)
-        recon = F.binary_cross_entropy_with_logits(logits.float(), x, reduction="sum") / len(x)
-        kl = 0.5 * (mu.float() ** 2 + logvar.float().exp() - 1 - logvar.float()).sum() / len(x)
+        recon, kl = (term / len(x) for term in VAE.elbo_terms(logits, x, mu, logvar))
         loss = recon + self.beta(step) * kl
         opt.zero_grad(set_to_none=True)
         loss.backward()

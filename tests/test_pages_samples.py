@@ -107,4 +107,6 @@ def test_the_continuous_flow_shows_its_solver_steps_and_its_path(app, media, def
     assert "t = 0" in path_grid.proto.imgs[0].caption
     assert served_image(media, path_grid).size[0] == 2 * (9 * 30 + 2)  # nine frames a row
     assert frame_count(served_image(media, animation)) == 9
+    app.sidebar.select_slider(key="steps").set_value(2).run()  # fewer steps than frames: one frame a step
+    assert frame_count(served_image(media, app.image[2])) == 3
     assert "path_cnf_t1.00_seed0.gif" in downloads(app, media, deferred)

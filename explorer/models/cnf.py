@@ -154,7 +154,8 @@ class CNF(GenerativeModel):
     @torch.no_grad()
     def path(self, z: torch.Tensor, frames: int, steps: int | None = None) -> torch.Tensor:
         """The images along the way from codes ``z`` to digits: (frames, N, 1, 28, 28), t = 0 ... 1 evenly; each
-        stretch between frames is solved with ``steps`` / (frames - 1) steps (at least one)."""
+        stretch between frames is solved with ``steps`` / (frames - 1) steps (at least one), so when that divides
+        evenly the last frame is ``decode(z, steps)``."""
         per = max(1, (steps or self.config.steps) // max(1, frames - 1))
         x, out = z.view(-1, 1, 28, 28), [z.view(-1, 1, 28, 28)]
         for i in range(frames - 1):

@@ -1,8 +1,9 @@
 """Home: what Latent Explorer is, how to use each page, the models it loaded with their cards, and the device."""
 
+import numpy as np
 import streamlit as st
 
-from explorer import cards, ui
+from explorer import cards, catalogue, data, images, latent, ui
 from explorer.data import HELD_OUT_DIGIT
 
 INTRO = (
@@ -51,6 +52,39 @@ GLOSSARY = {
 }
 
 
+GLANCE_SAMPLES, GLANCE_STEPS = 8, 10
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def glance_samples(sha: str, _model) -> np.ndarray:
+    return images.to_numpy(ui.on_device(_model.sample, GLANCE_SAMPLES, 1.0, 0))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def glance_walk(sha: str, _model) -> np.ndarray:
+    """The first test 2 to the first test 8 and back through the model's codes."""
+    test = ui.mnist("test")
+    x = data.picks(test, [(2, 0), (8, 0)])
+    return images.to_numpy(ui.on_device(latent.walk, _model, x[:1], x[1:], GLANCE_STEPS))
+
+
+def glance() -> None:
+    """What the app is about, in pictures: a 2 becoming an 8 in a latent space, and what each model draws."""
+    models = ui.usable(catalogue.generative(first="cnf"))
+    if not models:
+        return
+    name, first = next(iter(models.items()))
+    left, right = st.columns([1, 3])
+    with left:
+        ui.show_animation(glance_walk(first.sha256, first.model), scale=5, frame_ms=160,
+                          caption=f"2 → Z → 8 → Z → 2 in {name}'s latent space (Interpolation)")
+    with right:
+        rows = [st.columns(2) for _ in range(-(-len(models) // 2))]
+        for column, (model_name, ckpt) in zip([c for row in rows for c in row], models.items()):
+            column.image(images.grid(glance_samples(ckpt.sha256, ckpt.model), ncols=GLANCE_SAMPLES, scale=2),
+                         caption=f"{model_name}: {GLANCE_SAMPLES} samples, temperature 1, seed 0 (Samples)", clamp=True)
+
+
 def pages_section() -> None:
     for path, title, icon, what in ui.PAGES[1:]:
         left, right = st.columns([1, 3], vertical_alignment="center")
@@ -82,6 +116,7 @@ def model_card(name: str, found) -> None:
 ui.page_setup(__file__)
 st.title("Latent Explorer")
 st.markdown(INTRO)
+glance()
 st.header("Pages")
 pages_section()
 with st.expander("A 45-minute lesson", expanded=False, icon=":material/school:"):

@@ -58,3 +58,10 @@ def test_presenter_mode_comes_from_the_link_and_goes_into_every_page_link(checkp
     assert any("font-size" in e.proto.body for e in at.get("html"))
     links = at.get("page_link")
     assert len(links) == 2 * len(ui.PAGES) - 1 and all(link.proto.query_string == "present=true" for link in links)
+
+
+def test_home_shows_at_a_glance_a_walk_and_every_models_samples(checkpoint_env):
+    at = run_app()
+    captions = [e.proto.imgs[0].caption for e in at.image]
+    assert captions[0] == "2 → Z → 8 → Z → 2 in cnf's latent space (Interpolation)"
+    assert [c.split(":")[0] for c in captions[1:]] == catalogue.generative(first="cnf")

@@ -1,5 +1,6 @@
 """Every page at a projector's 1024 x 768 and a wide screen's 1920 x 1080, in presenter mode and not: nothing may
-stick out sideways (a class cannot scroll a projected page), and each screen is saved for a person to look at:
+stick out sideways (a class cannot scroll a projected page), no number may be cut off, and each screen is saved for
+a person to look at:
 ``artifacts/screenshots/<width>x<height>/<page>[_present].png``.
 
     ./test.sh tests/e2e/test_screens.py       # the README's pictures come from here (docs/screens/)
@@ -32,6 +33,9 @@ def test_each_page_fits_the_screen_and_is_saved(screen, app_url, path, present):
     assert exceptions(page) == []
     overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"{path or 'Home'} is {overflow} px wider than the {size} screen"
+    cut = page.locator("[data-testid='stMetricValue'] div").evaluate_all(
+        "values => values.filter(v => v.scrollWidth > v.clientWidth + 1).map(v => v.innerText)")
+    assert cut == [], f"{path or 'Home'} at {size} cuts off the numbers {cut}"
     folder = ARTIFACTS / size
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{path or 'Home'}{'_present' if present else ''}.png"))

@@ -210,18 +210,13 @@ def show_result(result: fewshot.Result, settings: dict) -> None:
     st.markdown(f"**{wording.FEWSHOT_METHODS[result.method]}**")
     ui.show_grid(result.samples, ncols=8, scale=2,
                  download=f"fewshot9_{result.method}_seed{settings['seed']}.png", key=f"download-{result.method}")
-    first, second = st.columns(2)
-    first.metric("Called 9", "—" if s.share_nine is None else f"{s.share_nine:.0%}",
-                 help="Share of the samples the classifier reads as 9.")
-    second.metric("Fréchet distance", "—" if s.frechet is None else f"{s.frechet:.1f}",
-                  help="To the real test 9s, in the classifier's features; lower is closer.")
-    first.metric("To nearest example", f"{s.copy_distance:.2f}",
-                 help=f"Mean pixel distance from a sample to the closest example. Real test 9s: {s.real_distance:.2f}; "
-                      "much lower than that means copying.")
-    unit = s.likelihood_unit.split()[0] if s.likelihood_unit else "likelihood"
-    second.metric(f"Test 9s, {unit}", "—" if s.likelihood is None else f"{s.likelihood:.3g}",
-                  help=f"The real test 9s' likelihood: {s.likelihood_unit}; see below." if s.likelihood_unit
-                  else "This method has no likelihood.")
+    # one wrapping line of numbers, readable in a narrow column on a projector; the table below has them all
+    numbers = [("called 9", "—" if s.share_nine is None else f"{s.share_nine:.0%}"),
+               ("Fréchet", "—" if s.frechet is None else f"{s.frechet:.1f}"),
+               ("to nearest example", f"{s.copy_distance:.2f}")]
+    if s.likelihood is not None:
+        numbers.append((f"test 9s, {s.likelihood_unit.split()[0]}", f"{s.likelihood:.3g}"))
+    st.markdown(" · ".join(f"{label} **{value}**" for label, value in numbers))
     if s.invalid:
         st.caption(f":orange[{s.invalid} of {len(result.samples)} samples have pixels that did not decode to "
                    "finite values; those pixels are shown and scored as black.]")

@@ -148,8 +148,7 @@ labels = likelihood.reference_labels()
 left, right = st.columns([1, 3])
 with left:
     st.image(images.upscale(picture, 6), caption=f"{described}: 28 x 28, as the models see it", clamp=True)
-    st.metric("As a PNG file", f"{likelihood.png_size(picture)} bytes",
-              help="The same pixels compressed by PNG (zlib), the usual way to store such an image.")
+    st.markdown(f"As a PNG file: **{likelihood.png_size(picture)} bytes** (the usual way to store it)")
 with right:
     table = readings_table(models, picture, key, references)
     st.dataframe(table, hide_index=True, width="stretch")

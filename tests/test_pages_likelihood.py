@@ -30,7 +30,7 @@ def test_a_test_digit_gets_a_reading_from_every_flow(app):
     assert np.isfinite(table["bits/dim"]).all()
     assert (table["coded size (bytes)"] - table["bits/dim"] * 784 / 8).abs().max() <= 1
     assert all(share.endswith("%") for share in table["more likely than (test digits)"])
-    assert "bytes" in app.metric[0].value
+    assert "As a PNG file: **" in texts(app.markdown)
     spread = plotly_figure(app, "spread-flow")
     assert len(spread["data"]) == 10  # one box per digit
     assert plotly_figure(app, "map-flow")["data"][0]["type"] == "heatmap"

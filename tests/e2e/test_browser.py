@@ -93,4 +93,4 @@ def test_a_digit_drawn_with_the_mouse_gets_its_likelihood(page, app_url):
     screenshot(page, "Likelihood_drawn")
     assert exceptions(page) == []
     assert page.locator("[data-testid='stDataFrame']").count() >= 1  # the readings (drawn on a canvas)
-    assert "bytes" in page.locator("[data-testid='stMetric']").first.inner_text()  # the PNG's size beside them
+    assert "As a PNG file" in page.locator("[data-testid='stMain']").inner_text()  # the PNG's size beside them

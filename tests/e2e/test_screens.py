@@ -31,11 +31,11 @@ def test_each_page_fits_the_screen_and_is_saved(screen, app_url, path, present):
     page.goto(f"{app_url}/{path}" + ("?present=true" if present else ""))
     wait_for_run(page)
     assert exceptions(page) == []
+    folder = ARTIFACTS / size
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{path or 'Home'}{'_present' if present else ''}.png"))
     overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"{path or 'Home'} is {overflow} px wider than the {size} screen"
     cut = page.locator("[data-testid='stMetricValue'] div").evaluate_all(
         "values => values.filter(v => v.scrollWidth > v.clientWidth + 1).map(v => v.innerText)")
     assert cut == [], f"{path or 'Home'} at {size} cuts off the numbers {cut}"
-    folder = ARTIFACTS / size
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{path or 'Home'}{'_present' if present else ''}.png"))

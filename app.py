@@ -81,7 +81,7 @@ def glance() -> None:
     with right:
         rows = [st.columns(2) for _ in range(-(-len(models) // 2))]
         for column, (model_name, ckpt) in zip([c for row in rows for c in row], models.items()):
-            column.image(images.grid(glance_samples(ckpt.sha256, ckpt.model), ncols=GLANCE_SAMPLES, scale=2),
+            column.image(images.grid(glance_samples(ckpt.sha256, ckpt.model), ncols=GLANCE_SAMPLES // 2, scale=2),
                          caption=f"{model_name}: {GLANCE_SAMPLES} samples, temperature 1, seed 0 (Samples)", clamp=True)
 
 

@@ -97,14 +97,16 @@ def gallery_bits(sha: str, _model) -> dict[str, float]:
 # -- the page ---------------------------------------------------------------------------------------
 
 def readings_table(models: dict, picture: np.ndarray, key: str, references: dict) -> pd.DataFrame:
-    rows = []
+    """One column per model (narrow enough for a projector), one row per measure."""
+    columns = {}
     for name, ckpt in models.items():
         r = reading(ckpt.sha256, key, ckpt.model, picture)
-        rows.append({"model": name, "bits/dim": round(r.bits_per_dim, 3),
-                     "more likely than (test digits)": f"{likelihood.share_less_likely(r.bits_per_dim, references[name]):.0%}",
-                     "coded size (bytes)": round(r.code_bytes),
-                     "round trip (grey levels)": r.round_trip_levels})
-    return pd.DataFrame(rows)
+        columns[name] = {"bits/dim": f"{r.bits_per_dim:.3f}",
+                         "more likely than": f"{likelihood.share_less_likely(r.bits_per_dim, references[name]):.0%} "
+                                             "of test digits",
+                         "coded size": f"{r.code_bytes:.0f} bytes",
+                         "round trip": f"{r.round_trip_levels} grey levels"}
+    return pd.DataFrame(columns)
 
 
 def spread_panel(ckpt, bpd: float, values: np.ndarray, labels: np.ndarray) -> None:
@@ -151,7 +153,7 @@ with left:
     st.markdown(f"As a PNG file: **{likelihood.png_size(picture)} bytes** (the usual way to store it)")
 with right:
     table = readings_table(models, picture, key, references)
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.table(table)
     st.caption("**Bits/dim**: the negative log-likelihood per pixel, in bits (lower = more likely). **More likely "
                f"than**: the share of the first {likelihood.REFERENCE_IMAGES:,} test digits (all ten) with higher "
                "bits/dim. **Coded size**: likelihood is compression: an arithmetic coder driven by the model stores "
@@ -161,7 +163,7 @@ with right:
 
 for column, (name, ckpt) in zip(st.columns(len(models)), models.items()):
     with column:
-        spread_panel(ckpt, float(table.set_index("model").loc[name, "bits/dim"]), references[name], labels)
+        spread_panel(ckpt, float(table.loc["bits/dim", name]), references[name], labels)
 
 flows = {name: ckpt for name, ckpt in models.items() if ckpt.card["kind"] == "flow"}
 for name, ckpt in flows.items():

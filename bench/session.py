@@ -40,10 +40,12 @@ class Run:
 class Session:
     """A websocket session on a running app at ``url`` (``http://host:port``); use as a context manager."""
 
-    def __init__(self, url: str, timeout: float = 600):
+    def __init__(self, url: str, timeout: float = 600, cookie: str | None = None):
+        """``cookie`` goes with every request, as a browser sends what a proxy set (a sticky-session route)."""
         self.url, self.timeout = url, timeout
+        self.headers = {"Cookie": cookie} if cookie else {}
         self.socket = connect(url.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
-                              max_size=None, open_timeout=timeout)
+                              max_size=None, open_timeout=timeout, additional_headers=self.headers)
         self.page, self.query = "", ""
         self.states: dict[str, WidgetState] = {}  # the widget values this user has set on the current page
         self.last = Run()
@@ -142,7 +144,8 @@ class Session:
         if url.startswith("data:"):
             return
         try:
-            with urllib.request.urlopen(self.url + url if url.startswith("/") else url, timeout=self.timeout) as r:
+            request = urllib.request.Request(self.url + url if url.startswith("/") else url, headers=self.headers)
+            with urllib.request.urlopen(request, timeout=self.timeout) as r:
                 r.read()
         except OSError as err:
             run.problems.append(f"image {url}: {err}")

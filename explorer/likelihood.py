@@ -76,28 +76,40 @@ def sensitivity(flow: Flow, x: torch.Tensor) -> np.ndarray:
     return grad[0, 0].cpu().numpy() / 256  # per unit of the pixel's 0-255 value, as the bins are 1/256 wide
 
 
-# -- the test digits each image is ranked against -----------------------------------------------------------
+# -- what every image is measured against, stored per weights ----------------------------------------------
 
-def reference_name(name: str, sha256: str) -> str:
-    return f"{name}-{sha256[:12]}-bpd-n{REFERENCE_IMAGES}.npy"
+@dataclass(frozen=True)
+class Measured:
+    """Bits/dim under one model's weights: of the first REFERENCE_IMAGES test digits, and of the gallery's images."""
+
+    test: np.ndarray  # (REFERENCE_IMAGES,), in test-set order
+    gallery: dict[str, float]  # by the gallery's captions
+
+
+def file_name(name: str, sha256: str) -> str:
+    return f"{name}-{sha256[:12]}-likelihood-n{REFERENCE_IMAGES}.npz"
 
 
 def shipped_dir() -> Path:
     return checkpoints.checkpoint_dir() / "likelihood"
 
 
-def stored_reference(name: str, sha256: str) -> np.ndarray | None:
-    """The test digits' bits/dim under these weights, shipped first, then cached; None if not computed yet."""
-    file = reference_name(name, sha256)
+def stored(name: str, sha256: str) -> Measured | None:
+    """The measurements for these weights, shipped first, then cached; None if not made yet."""
+    file = file_name(name, sha256)
     found = next((folder / file for folder in (shipped_dir(), cache_dir() / "likelihood") if (folder / file).exists()),
                  None)
-    return np.load(found) if found else None
+    if found is None:
+        return None
+    with np.load(found) as saved:
+        return Measured(saved["test"], dict(zip(saved["gallery_names"].tolist(), saved["gallery"].tolist())))
 
 
-def reference(model, name: str, sha256: str, progress: Callable[[float], None] | None = None,
-              run=call) -> np.ndarray:
-    """Bits/dim (REFERENCE_IMAGES,) of the first test digits, stored once computed; ``run`` calls the model."""
-    found = stored_reference(name, sha256)
+def measure(model, name: str, sha256: str, progress: Callable[[float], None] | None = None,
+            run=call) -> Measured:
+    """The stored measurements, or make them once (minutes for the continuous flow) and cache them; ``run`` calls
+    the model."""
+    found = stored(name, sha256)
     if found is not None:
         return found
     x = load_mnist("test").as_float()[:REFERENCE_IMAGES]
@@ -106,8 +118,10 @@ def reference(model, name: str, sha256: str, progress: Callable[[float], None] |
         values.append(run(bits_per_dim, model, x[i:i + BATCH]).cpu())
         if progress:
             progress(min(1.0, (i + BATCH) / len(x)))
-    result = torch.cat(values).numpy().astype(np.float32)
-    _save(cache_dir() / "likelihood" / reference_name(name, sha256), result)
+    items = gallery(load_mnist("test"))
+    bits = run(bits_per_dim, model, torch.cat(list(items.values()))).cpu().tolist()
+    result = Measured(torch.cat(values).numpy().astype(np.float32), dict(zip(items, bits)))
+    _save(cache_dir() / "likelihood" / file_name(name, sha256), result)
     return result
 
 
@@ -120,16 +134,17 @@ def share_less_likely(bpd: float, values: np.ndarray) -> float:
     return float((np.asarray(values) > bpd).mean()) if len(values) else float("nan")
 
 
-def _save(path: Path, values: np.ndarray) -> None:
+def _save(path: Path, measured: Measured) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, values)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, test=measured.test, gallery_names=np.array(list(measured.gallery)),
+             gallery=np.array(list(measured.gallery.values()), dtype=np.float32))
     tmp.replace(path)
 
 
 def precompute(names: list[str], out: Path | None = None, log: Callable[[str], None] = print) -> list[Path]:
-    """Write the reference bits/dim of each named likelihood model into ``out`` (the shipped folder), removing files
-    of earlier weights of the same names."""
+    """Store the measurements of each named likelihood model in ``out`` (the shipped folder), removing those of
+    earlier weights of the same names."""
     out = Path(out or shipped_dir())
     written = []
     for name in names:
@@ -137,11 +152,11 @@ def precompute(names: list[str], out: Path | None = None, log: Callable[[str], N
         if ckpt.card["kind"] not in catalogue.LIKELIHOOD_KINDS:
             log(f"skipped {name}: a {ckpt.card['kind']} has no exact likelihood")
             continue
-        for stale in out.glob(f"{name}-*-bpd-*.npy"):
-            if re.fullmatch(rf"{re.escape(name)}-[0-9a-f]{{12}}-bpd-n\d+\.npy", stale.name):
+        for stale in out.glob(f"{name}-*-likelihood-*.npz"):
+            if re.fullmatch(rf"{re.escape(name)}-[0-9a-f]{{12}}-likelihood-n\d+\.npz", stale.name):
                 stale.unlink()
-        target = out / reference_name(name, ckpt.sha256)
-        _save(target, reference(ckpt.model, name, ckpt.sha256))
+        target = out / file_name(name, ckpt.sha256)
+        _save(target, measure(ckpt.model, name, ckpt.sha256))
         log(f"{target}")
         written.append(target)
     return written

@@ -74,35 +74,30 @@ def sensitivity(sha: str, key: str, _model, _picture: np.ndarray) -> np.ndarray:
     return ui.on_device_with_gradients(likelihood.sensitivity, _model, data.examples_of(_picture[None] * 255))
 
 
-def reference(ckpt) -> np.ndarray:
-    """The test digits' bits/dim under this model: shipped, cached, or computed once with progress shown."""
-    found = likelihood.stored_reference(ckpt.name, ckpt.sha256)
+def measured(ckpt) -> likelihood.Measured:
+    """The test digits' and the gallery's bits/dim under this model: shipped, cached, or measured once with
+    progress shown."""
+    found = likelihood.stored(ckpt.name, ckpt.sha256)
     if found is not None:
         return found
     with st.status(f"Measuring {likelihood.REFERENCE_IMAGES:,} test digits under {ckpt.name} (only the first "
                    "time)...", expanded=True) as box:
         bar = st.progress(0.0)
-        values = likelihood.reference(ckpt.model, ckpt.name, ckpt.sha256, progress=bar.progress,
-                                      run=ui.on_device_with_gradients)
+        values = likelihood.measure(ckpt.model, ckpt.name, ckpt.sha256, progress=bar.progress,
+                                    run=ui.on_device_with_gradients)
         box.update(label="Measured and stored for next time.", state="complete", expanded=False)
     return values
 
 
-@st.cache_data(max_entries=8, show_spinner="Measuring the gallery...")
-def gallery_bits(sha: str, _model) -> dict[str, float]:
-    items = likelihood.gallery(ui.mnist("test"))
-    return {name: ui.on_device_with_gradients(likelihood.bits_per_dim, _model, x).item() for name, x in items.items()}
-
-
 # -- the page ---------------------------------------------------------------------------------------
 
-def readings_table(models: dict, picture: np.ndarray, key: str, references: dict) -> pd.DataFrame:
+def readings_table(models: dict, picture: np.ndarray, key: str, measures: dict) -> pd.DataFrame:
     """One column per model (narrow enough for a projector), one row per measure."""
     columns = {}
     for name, ckpt in models.items():
         r = reading(ckpt.sha256, key, ckpt.model, picture)
         columns[name] = {"bits/dim": f"{r.bits_per_dim:.3f}",
-                         "more likely than": f"{likelihood.share_less_likely(r.bits_per_dim, references[name]):.0%} "
+                         "more likely than": f"{likelihood.share_less_likely(r.bits_per_dim, measures[name].test):.0%} "
                                              "of test digits",
                          "coded size": f"{r.code_bytes:.0f} bytes",
                          "round trip": f"{r.round_trip_levels} grey levels"}
@@ -115,16 +110,16 @@ def spread_panel(ckpt, bpd: float, values: np.ndarray, labels: np.ndarray) -> No
                                        y_title="bits/dim"), key=f"spread-{ckpt.name}")
 
 
-def gallery_panel(models: dict, references: dict) -> None:
+def gallery_panel(models: dict, measures: dict) -> None:
     items = likelihood.gallery(ui.mnist("test"))
     st.image(images.labelled_grid(np.stack([images.to_numpy(x)[0] for x in items.values()]), list(items), ncols=6,
                                   scale=3), output_format="PNG", clamp=True)
     rows, beaters = [], {}
     for name, ckpt in models.items():
-        bits, median = gallery_bits(ckpt.sha256, ckpt.model), float(np.median(references[name]))
+        bits, median = measures[name].gallery, float(np.median(measures[name].test))
         for item, value in bits.items():
             rows.append({"image": item, "model": name, "bits/dim": round(value, 3),
-                         "more likely than (test digits)": f"{likelihood.share_less_likely(value, references[name]):.0%}"})
+                         "more likely than (test digits)": f"{likelihood.share_less_likely(value, measures[name].test):.0%}"})
         beaters[name] = [item for item in list(items)[3:] if bits[item] < median]
     st.dataframe(pd.DataFrame(rows).pivot(index="image", columns="model", values="bits/dim").loc[list(items), list(models)],
                  width="stretch")
@@ -133,7 +128,8 @@ def gallery_panel(models: dict, references: dict) -> None:
             st.markdown(f"Under **{name}**, more likely than the median test digit: **{', '.join(found)}**.")
         else:
             st.markdown(f"Under **{name}**, none of the non-digits or changed digits beats the median test digit.")
-    st.caption("Measured now on the shipped weights, the same way as the image above. A flow's bits/dim rewards "
+    st.caption("Measured on the weights served here (`python -m explorer likelihood` stores it with them), the same "
+               "way as the image above. A flow's bits/dim rewards "
                "images whose pixels are easy to predict from their neighbours, such as large flat areas, more than "
                "it rewards being a digit: likelihood measures compressibility, not meaning (Nalisnick et al. 2019, "
                "\"Do deep generative models know what they don't know?\").")
@@ -144,7 +140,7 @@ models = ui.usable(catalogue.with_likelihood())
 if not models:
     st.error("No flow could be loaded; see the Home page.")
     st.stop()
-references = {name: reference(ckpt) for name, ckpt in models.items()}
+measures = {name: measured(ckpt) for name, ckpt in models.items()}
 labels = likelihood.reference_labels()
 
 left, right = st.columns([1, 3])
@@ -152,7 +148,7 @@ with left:
     st.image(images.upscale(picture, 6), caption=f"{described}: 28 x 28, as the models see it", clamp=True)
     st.markdown(f"As a PNG file: **{likelihood.png_size(picture)} bytes** (the usual way to store it)")
 with right:
-    table = readings_table(models, picture, key, references)
+    table = readings_table(models, picture, key, measures)
     st.table(table)
     st.caption("**Bits/dim**: the negative log-likelihood per pixel, in bits (lower = more likely). **More likely "
                f"than**: the share of the first {likelihood.REFERENCE_IMAGES:,} test digits (all ten) with higher "
@@ -163,7 +159,7 @@ with right:
 
 for column, (name, ckpt) in zip(st.columns(len(models)), models.items()):
     with column:
-        spread_panel(ckpt, float(table.loc["bits/dim", name]), references[name], labels)
+        spread_panel(ckpt, float(table.loc["bits/dim", name]), measures[name].test, labels)
 
 flows = {name: ckpt for name, ckpt in models.items() if ckpt.card["kind"] == "flow"}
 for name, ckpt in flows.items():
@@ -179,5 +175,5 @@ for name, ckpt in flows.items():
                    "flow has no such map here: its gradient would run back through every solver step.")
 
 with st.expander("Likelihood is not meaning: a gallery", expanded=False):
-    gallery_panel(models, references)
+    gallery_panel(models, measures)
 st.caption(ui.device_caption())

@@ -52,16 +52,19 @@ def test_png_size_counts_bytes_and_simple_images_are_small():
     assert likelihood.png_size(np.zeros((28, 28))) < likelihood.png_size(np.random.default_rng(0).random((28, 28)))
 
 
-def test_reference_is_computed_once_then_read_back(models, tmp_path, monkeypatch):
+def test_measurements_are_made_once_then_read_back(models, tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path))
     monkeypatch.setattr(likelihood, "REFERENCE_IMAGES", 150)
     flow = models["flow"]
     calls = []
-    values = likelihood.reference(flow.model, "flow", flow.sha256, progress=calls.append)
-    assert values.shape == (150,) and calls[-1] == 1.0
-    assert likelihood.stored_reference("flow", flow.sha256) is not None
-    assert np.array_equal(likelihood.reference(flow.model, "flow", flow.sha256), values)
-    assert likelihood.share_less_likely(float(np.median(values)), values) == pytest.approx(0.5, abs=0.01)
+    made = likelihood.measure(flow.model, "flow", flow.sha256, progress=calls.append)
+    assert made.test.shape == (150,) and calls[-1] == 1.0
+    assert list(made.gallery) == list(likelihood.gallery(load_mnist("test")))
+    again = likelihood.stored("flow", flow.sha256)
+    assert np.array_equal(again.test, made.test) and again.gallery == pytest.approx(made.gallery)
+    blank = likelihood.bits_per_dim(flow.model, likelihood.special("blank")).item()
+    assert made.gallery["blank"] == pytest.approx(blank, rel=1e-5)  # measured as a single image is
+    assert likelihood.share_less_likely(float(np.median(made.test)), made.test) == pytest.approx(0.5, abs=0.01)
 
 
 def test_precompute_writes_only_likelihood_models_and_removes_stale_files(models, tiny_checkpoints, tmp_path,
@@ -69,11 +72,11 @@ def test_precompute_writes_only_likelihood_models_and_removes_stale_files(models
     monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(tiny_checkpoints))
     monkeypatch.setattr(likelihood, "REFERENCE_IMAGES", 20)
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "cache"))
-    stale = tmp_path / "flow-000000000000-bpd-n20.npy"
-    np.save(stale, np.zeros(2))
+    stale = tmp_path / "flow-000000000000-likelihood-n20.npz"
+    np.savez(stale, test=np.zeros(2))
     logged = []
     written = likelihood.precompute(["flow", "vae"], out=tmp_path, log=logged.append)
-    assert [p.name for p in written] == [likelihood.reference_name("flow", models["flow"].sha256)]
+    assert [p.name for p in written] == [likelihood.file_name("flow", models["flow"].sha256)]
     assert not stale.exists() and any("vae" in line and "no exact likelihood" in line for line in logged)
 
 

@@ -1,7 +1,7 @@
 """A classroom on one server: LOAD_USERS sessions at once (default 20), each working through every page LOAD_ROUNDS
 times (default 3: a warm round, then measured ones), the few-shot fine-tune included, each user with their own
 model, seeds and settings so that little is shared. Users speak the browser's websocket protocol
-(``session.Session``) and fetch every image shown, so the server does all a classroom makes it do.
+(``bench.session.Session``) and fetch every image shown, so the server does all a classroom makes it do.
 
 Passes when no session sees an exception or an error message, every change of a control changes what is shown,
 Home says every model's weights in memory are unchanged since loading, and the server's memory after the last
@@ -18,14 +18,14 @@ import time
 
 import pytest
 
-from explorer.serve import TIDY_SECONDS
 from bench.harness import ROOT, rss_mib, running_server
-
 from bench.session import Run, Session
+from explorer import catalogue
+from explorer.serve import TIDY_SECONDS
 
 USERS = int(os.environ.get("LOAD_USERS", 20))
 ROUNDS = int(os.environ.get("LOAD_ROUNDS", 3))
-MODELS = ["flow", "vae", "vae2", "gan"]
+MODELS = catalogue.generative()
 FEWSHOT = "methods=Pixel+Gaussian+(baseline)&methods=Flow+latent+Gaussian&methods=Fine-tuned+flow&steps=20"
 
 
@@ -52,7 +52,7 @@ def shown(run: Run) -> tuple:
 def weights_unchanged(url: str) -> bool:
     with Session(url) as session:
         texts = " ".join(session.open("").texts())
-    return texts.count("in memory: unchanged since loading") == 5 and "changed since loading" not in texts.replace(
+    return texts.count("in memory: unchanged since loading") == len(catalogue.names()) and "changed since loading" not in texts.replace(
         "unchanged since loading", "")
 
 

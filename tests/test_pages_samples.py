@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from explorer import catalogue
 from page_checks import downloads, frame_count, page_test, plotly_figure, run_page, series, served_image, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "2_Samples.py")
@@ -73,8 +74,8 @@ def test_labels_stay_readable_at_256_and_come_from_the_link(checkpoint_env, medi
 def test_every_model_side_by_side_on_the_same_seed(app, media):
     app.toggle(key="compare").set_value(True).run()
     assert not app.exception
-    compared = [e for e in app.image if e.proto.imgs[0].caption in ("flow", "vae", "vae2", "gan")]
-    assert [e.proto.imgs[0].caption for e in compared] == ["flow", "vae", "vae2", "gan"]
+    compared = [e for e in app.image if e.proto.imgs[0].caption in catalogue.generative()]
+    assert [e.proto.imgs[0].caption for e in compared] == ["flow", "cnf", "vae", "vae2", "gan"]
     assert all(served_image(media, e).size == (2 * (4 * 30 + 2),) * 2 for e in compared)
 
 

@@ -28,6 +28,9 @@ from .base import GenerativeModel
 from .flow import IMAGE_DIM, Flow, squeeze, unsqueeze
 
 
+LIKELIHOOD_STEPS = 16  # Runge-Kutta steps of ``log_prob``: within about 0.02 bits/dim of 32 on the shipped weights
+
+
 @dataclass
 class CNFConfig:
     channels: int = 32  # U-Net width at 14 x 14; twice this at 7 x 7
@@ -170,15 +173,17 @@ class CNF(GenerativeModel):
         """Log-likelihood in nats (N,) of the discrete images ``x``, a dequantized bound: the image (pixel + u) / 256
         with u from ``generator`` (1/2 without), carried back to t = 0 while the divergence of v is integrated with
         ``probes`` Rademacher probes per image, drawn from ``generator`` (a fixed seed without, so one image always
-        gets one number). Unbiased in the divergence, so means over many images are exact up to the solver."""
+        gets one number). Unbiased in the divergence, so means over many images are exact up to the solver.
+
+        The field contracts sharply near the data (t = 1), where evenly spaced steps miss most of the divergence, so
+        the ``steps`` (default LIKELIHOOD_STEPS) are spaced as t = 1 - s^2 for evenly spaced s: short near t = 1."""
         draws = generator if generator is not None else torch.Generator().manual_seed(0)
         eps = (torch.randint(0, 2, (probes, *x.shape), generator=draws) * 2 - 1).to(x)
         state = self.to_data(Flow.dequantize(x, generator))
-        steps = steps or self.config.steps
-        h = -1.0 / steps
+        times = (1 - torch.linspace(0, 1, (steps or LIKELIHOOD_STEPS) + 1) ** 2).tolist()
         div_integral = torch.zeros(x.shape[0], device=x.device)
-        for i in range(steps):
-            t = 1.0 + i * h
+        for t, end in zip(times[:-1], times[1:]):
+            h = end - t
             ks = []
             y = state
             for frac, weight in ((0.0, 1 / 6), (0.5, 2 / 6), (0.5, 2 / 6), (1.0, 1 / 6)):

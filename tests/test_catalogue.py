@@ -5,9 +5,9 @@ from explorer import catalogue, checkpoints
 
 
 def test_the_shipped_models_by_role():
-    assert catalogue.names() == ["flow", "vae", "vae2", "gan", "classifier"]
-    assert catalogue.generative() == ["flow", "vae", "vae2", "gan"]
-    assert catalogue.generative(first="vae") == ["vae", "vae2", "flow", "gan"]
+    assert catalogue.names() == ["flow", "cnf", "vae", "vae2", "gan", "classifier"]
+    assert catalogue.generative() == ["flow", "cnf", "vae", "vae2", "gan"]
+    assert catalogue.generative(first="vae") == ["vae", "vae2", "flow", "cnf", "gan"]
     assert catalogue.judge() == "classifier" and catalogue.with_latent_dim(2) == ["vae2"]
 
 

@@ -32,8 +32,8 @@ OPTIONS = ("--server.headless", "true", "--server.fileWatcherType", "none",  # t
            "--runner.postScriptGC", "false")  # see keep_memory_tidy
 PRELOADED = ("numpy", "pandas", "torch", "plotly.graph_objects", "streamlit", "streamlit.web.bootstrap",
              *(f"explorer.{name}" for name in ("analogies", "cards", "catalogue", "checkpoints", "curves", "data", "embed",
-                                              "fewshot", "images", "judge", "latent", "metrics", "plots", "recon", "ui",
-                                              "upload")))
+                                              "fewshot", "images", "judge", "latent", "likelihood", "metrics", "plots",
+                                              "recon", "sweep", "ui", "upload", "wording")))
 TIDY_SECONDS = 5.0
 
 

@@ -61,9 +61,13 @@ def glance_samples(sha: str, _model) -> np.ndarray:
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def glance_walk(sha: str, _model) -> np.ndarray:
-    """The first test 2 to the first test 8 and back through the model's codes."""
-    test = ui.mnist("test")
+def glance_walk(sha: str, _model) -> np.ndarray | None:
+    """The first test 2 to the first test 8 and back through the model's codes; None without MNIST (Home must still
+    show the models' cards)."""
+    try:
+        test = data.load_mnist("test")
+    except data.DataUnavailableError:
+        return None
     x = data.picks(test, [(2, 0), (8, 0)])
     return images.to_numpy(ui.on_device(latent.walk, _model, x[:1], x[1:], GLANCE_STEPS))
 
@@ -75,9 +79,11 @@ def glance() -> None:
         return
     name, first = next(iter(models.items()))
     left, right = st.columns([1, 3])
-    with left:
-        ui.show_animation(glance_walk(first.sha256, first.model), scale=5, frame_ms=160,
-                          caption=f"2 → Z → 8 → Z → 2 in {name}'s latent space (Interpolation)")
+    walk = glance_walk(first.sha256, first.model)
+    if walk is not None:
+        with left:
+            ui.show_animation(walk, scale=5, frame_ms=160,
+                              caption=f"2 → Z → 8 → Z → 2 in {name}'s latent space (Interpolation)")
     with right:
         rows = [st.columns(2) for _ in range(-(-len(models) // 2))]
         for column, (model_name, ckpt) in zip([c for row in rows for c in row], models.items()):

@@ -38,6 +38,22 @@ class CNFConfig:
     steps: int = 8  # Runge-Kutta steps of encode and decode (four network calls each)
 
 
+def runge_kutta(state: tuple[torch.Tensor, ...], times: list[float], field) -> tuple[torch.Tensor, ...]:
+    """Classic fourth-order Runge-Kutta over the time grid ``times`` for a system whose derivatives
+    ``field(state, t)`` returns, one tensor per part of ``state``."""
+    def moved(by, h):
+        return tuple(s + h * k for s, k in zip(state, by))
+
+    for t, end in zip(times[:-1], times[1:]):
+        h = end - t
+        k1 = field(state, t)
+        k2 = field(moved(k1, h / 2), t + h / 2)
+        k3 = field(moved(k2, h / 2), t + h / 2)
+        k4 = field(moved(k3, h), t + h)
+        state = tuple(s + h / 6 * (a + 2 * b + 2 * c + d) for s, a, b, c, d in zip(state, k1, k2, k3, k4))
+    return state
+
+
 class TimeEmbedding(nn.Module):
     """t in [0, 1] -> a vector: sinusoids at geometric frequencies, then an MLP."""
 
@@ -129,15 +145,10 @@ class CNF(GenerativeModel):
     def integrate(self, x: torch.Tensor, start: float, end: float, steps: int | None = None) -> torch.Tensor:
         """Solve dx/dt = v(x, t) from ``start`` to ``end`` with ``steps`` classic Runge-Kutta steps."""
         steps = steps or self.config.steps
-        h = (end - start) / steps
-        for i in range(steps):
-            t = torch.full((x.shape[0],), start + i * h, device=x.device, dtype=x.dtype)
-            k1 = self.velocity(x, t)
-            k2 = self.velocity(x + h / 2 * k1, t + h / 2)
-            k3 = self.velocity(x + h / 2 * k2, t + h / 2)
-            k4 = self.velocity(x + h * k3, t + h)
-            x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        return x
+        times = [start + (end - start) * i / steps for i in range(steps + 1)]
+        field = lambda state, t: (self.velocity(state[0], torch.full((len(state[0]),), t, device=x.device,  # noqa: E731
+                                                                     dtype=x.dtype)),)
+        return runge_kutta((x,), times, field)[0]
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
@@ -181,18 +192,9 @@ class CNF(GenerativeModel):
         eps = (torch.randint(0, 2, (probes, *x.shape), generator=draws) * 2 - 1).to(x)
         state = self.to_data(Flow.dequantize(x, generator))
         times = (1 - torch.linspace(0, 1, (steps or LIKELIHOOD_STEPS) + 1) ** 2).tolist()
-        div_integral = torch.zeros(x.shape[0], device=x.device)
-        for t, end in zip(times[:-1], times[1:]):
-            h = end - t
-            ks = []
-            y = state
-            for frac, weight in ((0.0, 1 / 6), (0.5, 2 / 6), (0.5, 2 / 6), (1.0, 1 / 6)):
-                if ks:
-                    y = state + frac * h * ks[-1][0]
-                v, div = self._velocity_and_divergence(y, t + frac * h, eps)
-                ks.append((v, div, weight))
-            state = state + h * sum(w * v for v, _, w in ks)
-            div_integral = div_integral + h * sum(w * d for _, d, w in ks)
+        # the image and the running integral of the divergence solve one system, dv/dt = (v, div v)
+        state, div_integral = runge_kutta((state, torch.zeros(x.shape[0], device=x.device)), times,
+                                          lambda s, t: self._velocity_and_divergence(s[0], t, eps))
         # integral of div from 1 to 0 is div_integral; log p1 = log p0 - integral_0^1 div = log p0 + div_integral
         log_p0 = -0.5 * (state ** 2).flatten(1).sum(1) - 0.5 * IMAGE_DIM * math.log(2 * math.pi)
         # data space d = 2 y - 1 with y = (pixel + u) / 256: the discrete probability is p_d * 2^D / 256^D

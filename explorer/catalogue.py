@@ -14,7 +14,7 @@ from pathlib import Path
 from . import checkpoints
 
 GENERATIVE_KINDS = ("flow", "cnf", "vae", "gan")
-LIKELIHOOD_KINDS = ("flow", "cnf")
+LIKELIHOOD_KINDS = ("flow", "cnf", "vae")
 JUDGE_KIND = "classifier"
 ORDER = (*GENERATIVE_KINDS, JUDGE_KIND)
 
@@ -63,7 +63,8 @@ def judge(directory: Path | None = None) -> str | None:
 
 
 def with_likelihood(directory: Path | None = None) -> list[str]:
-    """The models whose likelihood is exact: flows, discrete and continuous."""
+    """The models that score an image's likelihood: the flow exactly, the continuous flow through its solver, a VAE
+    by its importance-weighted bound."""
     return [e.name for e in entries(directory) if e.kind in LIKELIHOOD_KINDS]
 
 

@@ -10,10 +10,8 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-LOG_2PI = math.log(2 * math.pi)
 BATCH = 100  # images a forward pass: larger batches run slower on small CPUs
 
 
@@ -90,19 +88,6 @@ def mean_bits_per_dim(flow: nn.Module, x: torch.Tensor, seed: int = 0, batch_siz
 
 # -- VAE ------------------------------------------------------------------------------------------
 
-def _log_weights(vae: nn.Module, x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-    """log p(x, z_j) - log q(z_j | x) for k posterior draws of each binary image: (k, N), in nats."""
-    mu, logvar = vae.encode_posterior(x)  # (N, D) each
-    eps = torch.randn((k, *mu.shape), generator=generator).to(mu.device)  # (k, N, D)
-    z = mu + torch.exp(0.5 * logvar) * eps
-    logits = vae.decoder_logits(z.flatten(0, 1))  # (k * N, 1, 28, 28)
-    target = x.expand(k, *x.shape).flatten(0, 1)
-    log_px_z = -F.binary_cross_entropy_with_logits(logits, target, reduction="none").flatten(1).sum(1).view(k, -1)
-    log_pz = -0.5 * (z ** 2 + LOG_2PI).sum(-1)
-    log_qz = -0.5 * (eps ** 2 + logvar + LOG_2PI).sum(-1)
-    return log_px_z + log_pz - log_qz
-
-
 @torch.no_grad()
 def vae_negative_elbo(vae: nn.Module, x_binary: torch.Tensor, seed: int = 0, batch_size: int = BATCH) -> float:
     """Mean negative ELBO (beta = 1) in nats of binary images (N, 1, 28, 28): one posterior draw, analytic KL."""
@@ -131,6 +116,6 @@ def vae_iwae_nll(vae: nn.Module, x_binary: torch.Tensor, k: int = 100, seed: int
     batch_size = max(1, decoded_per_batch // k)
     total = 0.0
     for i in range(0, len(x_binary), batch_size):
-        log_w = _log_weights(vae, x_binary[i:i + batch_size].to(device), k, generator)  # (k, n)
+        log_w = vae.log_weights(x_binary[i:i + batch_size].to(device), k, generator)  # (k, n)
         total -= (torch.logsumexp(log_w.double(), dim=0) - math.log(k)).sum().item()
     return total / len(x_binary)

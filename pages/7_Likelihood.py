@@ -1,4 +1,4 @@
-"""Likelihood: what the flows think of any image, and why a likely image need not be a digit."""
+"""Likelihood: what the models with a likelihood think of any image, and why a likely image need not be a digit."""
 
 import hashlib
 
@@ -11,9 +11,9 @@ from explorer import catalogue, data, images, likelihood, plots, ui, upload
 ui.page_setup(__file__)
 st.title("Likelihood")
 st.markdown(
-    "A flow gives every image an exact probability. **Bits/dim** turns it into a cost: how many bits per pixel the "
-    "model would need to store the image, so lower means *more likely*. Pick, change, draw or upload an image and "
-    "see what each flow thinks of it, where that falls among real test digits, and what the number means as a file "
+    "A flow gives every image an exact probability, a VAE a bound on it. **Bits/dim** turns it into a cost: how "
+    "many bits per pixel the model would need to store the image, so lower means *more likely*. Pick, change, draw "
+    "or upload an image and see what each model thinks of it, where that falls among real test digits, and what the number means as a file "
     "size. Then open the gallery below: images that are not digits at all can look more likely than digits."
 )
 SOURCES = ("A test digit", "A changed digit", "Not a digit", "Draw one", "Upload one")
@@ -26,7 +26,7 @@ def image_ui(test: data.Digits) -> tuple[str, np.ndarray, str]:
     source = ui.linked(st.sidebar.radio, "Image", SOURCES, key="source")
     if source in SOURCES[:2]:
         digit = ui.linked(st.sidebar.selectbox, "Digit", list(range(10)), index=3, key="digit",
-                          help=f"Any test digit, the {data.HELD_OUT_DIGIT}s included: no flow ever saw one.")
+                          help=f"Any test digit, the {data.HELD_OUT_DIGIT}s included: no generative model ever saw one.")
         count = len(test.rows_of(digit))
         index = ui.linked(st.sidebar.number_input, f"Which {digit} (0 to {count - 1})", 0, count - 1, 0, key="index")
         x = data.pick(test, digit, index)
@@ -138,7 +138,7 @@ def gallery_panel(models: dict, measures: dict) -> None:
 key, picture, described = image_ui(ui.mnist("test"))
 models = ui.usable(catalogue.with_likelihood())
 if not models:
-    st.error("No flow could be loaded; see the Home page.")
+    st.error("No model with a likelihood could be loaded; see the Home page.")
     st.stop()
 measures = {name: measured(ckpt) for name, ckpt in models.items()}
 labels = likelihood.reference_labels()
@@ -155,11 +155,16 @@ with right:
                "bits/dim. **Coded size**: likelihood is compression: an arithmetic coder driven by the model stores "
                "the image in about bits/dim x 784 / 8 bytes, to compare with the PNG. **Round trip**: image -> code -> "
                "image, saved as 8 bits again: the largest change of a pixel's grey level (0-255). The flow inverts "
-               "exactly; the continuous flow's changes come from its solver.")
+               "exactly; the continuous flow's changes come from its solver. **The VAEs** score the image made black "
+               f"and white, one bit a pixel at most, by an upper bound (importance-weighted, {likelihood.VAE_BOUND_SAMPLES} draws "
+               "from the encoder): compare them with each other and with where the test digits fall, not with the "
+               "flows' numbers. Their round trip is lossy by design.")
 
-for column, (name, ckpt) in zip(st.columns(len(models)), models.items()):
-    with column:
-        spread_panel(ckpt, float(table.loc["bits/dim", name]), measures[name].test, labels)
+names = list(models)
+for row in range(0, len(names), 2):
+    for column, name in zip(st.columns(2), names[row:row + 2]):
+        with column:
+            spread_panel(models[name], float(table.loc["bits/dim", name]), measures[name].test, labels)
 
 flows = {name: ckpt for name, ckpt in models.items() if ckpt.card["kind"] == "flow"}
 for name, ckpt in flows.items():

@@ -27,13 +27,14 @@ def readings(at):
             for model in table.columns}
 
 
-def test_a_test_digit_gets_a_reading_from_every_flow(app):
+def test_a_test_digit_gets_a_reading_from_every_model_with_a_likelihood(app):
     table = readings(app)
-    assert list(table) == ["flow", "cnf"]
+    assert list(table) == ["flow", "cnf", "vae", "vae2"]
     for numbers in table.values():
         assert np.isfinite(numbers["bits/dim"]) and 0 <= numbers["more likely than"] <= 100
         assert abs(numbers["coded size"] - numbers["bits/dim"] * 784 / 8) <= 1
     assert table["flow"]["round trip"] == 0
+    assert all(0 < table[vae]["bits/dim"] <= 1.5 for vae in ("vae", "vae2"))  # bits a black-or-white pixel
     assert "As a PNG file: **" in texts(app.markdown)
     spread = plotly_figure(app, "spread-flow")
     assert len(spread["data"]) == 10  # one box per digit
@@ -77,13 +78,14 @@ def test_uploads_are_measured_and_bad_ones_named(app):
 
 def test_the_gallery_measures_non_digits_against_the_test_digits(app):
     gallery = app.dataframe[0].value
-    assert list(gallery.columns) == ["flow", "cnf"] and "blank" in gallery.index and "a test 9 (never seen)" in gallery.index
+    assert list(gallery.columns) == ["flow", "cnf", "vae", "vae2"] and "blank" in gallery.index and "a test 9 (never seen)" in gallery.index
     assert "more likely than the median test digit" in texts(app.markdown) or "none of the non-digits" in texts(app.markdown)
 
 
-def test_without_any_flow_the_page_says_so(broken_checkpoints):
-    (broken_checkpoints / "cnf.json").unlink()
+def test_without_any_model_with_a_likelihood_the_page_says_so(broken_checkpoints):
+    for name in ("cnf", "vae", "vae2"):
+        (broken_checkpoints / f"{name}.json").unlink()
     at = page_test(PAGE)
     at.run()
     assert not at.exception
-    assert any("No flow could be loaded" in e.value for e in at.error)
+    assert any("No model with a likelihood could be loaded" in e.value for e in at.error)

@@ -67,15 +67,35 @@ def png_size(image: np.ndarray) -> int:
     return len(buffer.getvalue())
 
 
-def sensitivity(flow: Flow, x: torch.Tensor) -> np.ndarray:
-    """d bits/dim / d pixel (28, 28) for one image (1, 1, 28, 28): how the cost would change if each pixel got a
-    little brighter. A sensitivity, not a split of the bits among pixels."""
-    y = Flow.dequantize(x.to(flow.device)).requires_grad_(True)
+def sensitivity(model, x: torch.Tensor) -> np.ndarray:
+    """d bits/dim / d pixel (28, 28) of a flow, discrete or continuous, for one image (1, 1, 28, 28): how the cost
+    would change if each pixel got a little brighter. A sensitivity, not a split of the bits among pixels. The
+    continuous flow's runs back through every solver step (seconds)."""
+    y = Flow.dequantize(x.to(model.device)).requires_grad_(True)
     with torch.enable_grad():
-        z, log_det = flow(y)
-        bpd = -Flow.log_prob_from(z, log_det).sum() / (IMAGE_DIM * math.log(2))
-        (grad,) = torch.autograd.grad(bpd, y)
+        if model.kind == "cnf":
+            log_p = model.log_density(y, _probes(y), differentiable=True)
+        else:
+            log_p = Flow.log_prob_from(*model(y))
+        (grad,) = torch.autograd.grad(-log_p.sum() / (IMAGE_DIM * math.log(2)), y)
     return grad[0, 0].cpu().numpy() / 256  # per unit of the pixel's 0-255 value, as the bins are 1/256 wide
+
+
+def _probes(x: torch.Tensor) -> torch.Tensor:
+    """The continuous flow's divergence probes for ``x``, the ones ``bits_per_dim`` uses."""
+    draws = torch.Generator().manual_seed(0)
+    return (torch.randint(0, 2, (PROBES, *x.shape), generator=draws) * 2 - 1).to(x)
+
+
+@torch.no_grad()
+def pixel_costs(vae, x: torch.Tensor) -> np.ndarray:
+    """A VAE's decoding cost of each pixel (28, 28) of one image (1, 1, 28, 28) made black and white, in bits:
+    -log2 p(pixel | z) at the encoder's mean code. A true split of the bound's reconstruction part among the pixels;
+    the code's own cost (the KL term) belongs to no pixel."""
+    binary = (x.to(vae.device) > 0.5).float()
+    logits = vae.decoder_logits(vae.encode(binary))
+    bits = F.binary_cross_entropy_with_logits(logits, binary, reduction="none") / math.log(2)
+    return bits[0, 0].cpu().numpy()
 
 
 # -- what every image is measured against, stored per weights ----------------------------------------------

@@ -106,10 +106,12 @@ def class_spread(values: np.ndarray, labels: np.ndarray, *, marked: float, marke
     return add_guide(figure, y=marked, dash="solid", text=marked_text)
 
 
-def pixel_map(values: np.ndarray, *, title: str, height: int = 300) -> go.Figure:
-    """A 28 x 28 map on a diverging scale centred on zero (red above, blue below), square pixels."""
+def pixel_map(values: np.ndarray, *, title: str, height: int = 300, diverging: bool = True) -> go.Figure:
+    """A 28 x 28 map, square pixels: on a diverging scale centred on zero (red above, blue below), or for values that
+    are never negative from white at zero to red."""
     limit = float(np.abs(values).max()) or 1.0
-    figure = go.Figure(go.Heatmap(z=values[::-1], zmin=-limit, zmax=limit, colorscale="RdBu_r",
+    figure = go.Figure(go.Heatmap(z=values[::-1], zmin=-limit if diverging else 0, zmax=limit,
+                                  colorscale="RdBu_r" if diverging else "Reds",
                                   colorbar={"title": {"text": title, "side": "right"}, "thickness": 12}))
     figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                          xaxis={"visible": False, "constrain": "domain"},

@@ -70,8 +70,10 @@ def reading(sha: str, key: str, _model, _picture: np.ndarray) -> likelihood.Read
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def sensitivity(sha: str, key: str, _model, _picture: np.ndarray) -> np.ndarray:
-    return ui.on_device_with_gradients(likelihood.sensitivity, _model, data.examples_of(_picture[None] * 255))
+def cost_map(sha: str, key: str, _model, _picture: np.ndarray) -> np.ndarray:
+    """The flows' sensitivity, the VAEs' cost per pixel."""
+    how = likelihood.pixel_costs if _model.kind == "vae" else likelihood.sensitivity
+    return ui.on_device_with_gradients(how, _model, data.examples_of(_picture[None] * 255))
 
 
 def measured(ckpt) -> likelihood.Measured:
@@ -108,6 +110,15 @@ def spread_panel(ckpt, bpd: float, values: np.ndarray, labels: np.ndarray) -> No
     st.markdown(f"**{ckpt.name}**: the image among the test digits")
     st.plotly_chart(plots.class_spread(values, labels, marked=bpd, marked_text=f"this image: {bpd:.3f}",
                                        y_title="bits/dim"), key=f"spread-{ckpt.name}")
+
+
+def cost_map_panel(name: str, ckpt, key: str, picture: np.ndarray) -> None:
+    vae = ckpt.card["kind"] == "vae"
+    st.markdown(f"**{name}**: " + ("bits each pixel costs" if vae else "how the cost reacts to each pixel"))
+    with st.spinner(f"Mapping {name}..."):
+        values = cost_map(ckpt.sha256, key, ckpt.model, picture)
+    st.plotly_chart(plots.pixel_map(values, title="bits" if vae else "bits/dim per step", diverging=not vae),
+                    key=f"map-{name}")
 
 
 def gallery_panel(models: dict, measures: dict) -> None:
@@ -156,8 +167,8 @@ with right:
                "the image in about bits/dim x 784 / 8 bytes, to compare with the PNG. **Round trip**: image -> code -> "
                "image, saved as 8 bits again: the largest change of a pixel's grey level (0-255). The flow inverts "
                "exactly; the continuous flow's changes come from its solver. **The VAEs** score the image made black "
-               f"and white, one bit a pixel at most, by an upper bound (importance-weighted, {likelihood.VAE_BOUND_SAMPLES} draws "
-               "from the encoder): compare them with each other and with where the test digits fall, not with the "
+               "and white, one bit a pixel at most, by an upper bound (importance-weighted, "
+               f"{likelihood.VAE_BOUND_SAMPLES} draws from the encoder): compare them with each other and with where the test digits fall, not with the "
                "flows' numbers. Their round trip is lossy by design.")
 
 names = list(models)
@@ -166,18 +177,20 @@ for row in range(0, len(names), 2):
         with column:
             spread_panel(models[name], float(table.loc["bits/dim", name]), measures[name].test, labels)
 
-flows = {name: ckpt for name, ckpt in models.items() if ckpt.card["kind"] == "flow"}
-for name, ckpt in flows.items():
-    st.markdown(f"**Where {name}'s cost reacts**")
-    a, b = st.columns([1, 2])
-    with a:
-        st.plotly_chart(plots.pixel_map(sensitivity(ckpt.sha256, key, ckpt.model, picture), title="bits/dim per step"),
-                        key=f"map-{name}")
-    with b:
-        st.caption("How the bits/dim would change if each pixel were one grey level brighter: red pixels would make "
-                   "the image cost more, blue ones less. It is the gradient of the cost, a sensitivity: it says "
-                   "where the model is most particular, not how the bits are split among the pixels. The continuous "
-                   "flow has no such map here: its gradient would run back through every solver step.")
+st.subheader("Where the cost sits")
+slow = [name for name, ckpt in models.items() if ckpt.card["kind"] == "cnf"]
+with_slow = bool(slow) and ui.linked(st.toggle, f"Also map {', '.join(slow)} (seconds: back through every solver "
+                                     "step)", False, key="slow_maps")
+shown = [name for name in names if name not in slow or with_slow]
+for row in range(0, len(shown), 2):
+    for column, name in zip(st.columns(2), shown[row:row + 2]):
+        with column:
+            cost_map_panel(name, models[name], key, picture)
+st.caption("**Flows**: how the bits/dim would change if each pixel were one grey level brighter: red pixels would "
+           "make the image cost more, blue ones less. It is the gradient of the cost, a sensitivity: it says where "
+           "the model is most particular, not how the bits are split among the pixels. **VAEs**: what each "
+           "black-or-white pixel costs the decoder at the encoder's code, in bits: a true split of the bound's "
+           "reconstruction part; the code's own cost (its KL term) belongs to no pixel.")
 
 with st.expander("Likelihood is not meaning: a gallery", expanded=False):
     gallery_panel(models, measures)

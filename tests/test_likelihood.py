@@ -42,16 +42,35 @@ def test_the_flows_bits_per_dim_at_the_bins_centres(models, digit):
     assert likelihood.bits_per_dim(flow, digit).item() == pytest.approx(expected.item())
 
 
-def test_sensitivity_is_the_gradient_of_bits_per_dim(models, digit):
-    flow = models["flow"].model
-    grad = likelihood.sensitivity(flow, digit)
+@pytest.mark.parametrize("name", ["flow", "cnf"])
+def test_sensitivity_is_the_gradient_of_bits_per_dim(models, digit, name):
+    model = models[name].model
+    grad = likelihood.sensitivity(model, digit)
     assert grad.shape == (28, 28) and np.isfinite(grad).all()
     i, j = np.unravel_index(np.abs(grad).argmax(), grad.shape)
-    brighter = Flow.dequantize(digit).clone()
+    y = Flow.dequantize(digit)
+    brighter = y.clone()
     brighter[0, 0, i, j] += 1e-3
+    if name == "flow":
+        cost = lambda image: -Flow.log_prob_from(*model(image)).item()  # noqa: E731
+    else:
+        probes = likelihood._probes(digit)
+        cost = lambda image: -model.log_density(image, probes).item()  # noqa: E731
+        assert cost(y) / (784 * np.log(2)) == pytest.approx(likelihood.bits_per_dim(model, digit).item(), rel=1e-5)
     with torch.no_grad():
-        change = (-Flow.log_prob_from(*flow(brighter)) + Flow.log_prob_from(*flow(Flow.dequantize(digit)))).item()
+        change = cost(brighter) - cost(y)
     assert change / (784 * np.log(2)) == pytest.approx(grad[i, j] * 256 * 1e-3, rel=0.05)
+
+
+def test_the_vae_pixel_costs_split_its_decoding_cost(models, digit):
+    vae = models["vae"].model
+    costs = likelihood.pixel_costs(vae, digit)
+    binary = (digit > 0.5).float()
+    with torch.no_grad():
+        logits = vae.decoder_logits(vae.encode(binary))
+        nats = torch.nn.functional.binary_cross_entropy_with_logits(logits, binary, reduction="sum").item()
+    assert costs.shape == (28, 28) and (costs >= 0).all()
+    assert costs.sum() == pytest.approx(nats / np.log(2), rel=1e-4)
 
 
 def test_png_size_counts_bytes_and_simple_images_are_small():

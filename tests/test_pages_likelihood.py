@@ -39,7 +39,10 @@ def test_a_test_digit_gets_a_reading_from_every_model_with_a_likelihood(app):
     spread = plotly_figure(app, "spread-flow")
     assert len(spread["data"]) == 10  # one box per digit
     assert plotly_figure(app, "map-flow")["data"][0]["type"] == "heatmap"
-    assert not [c for c in app.get("plotly_chart") if c.proto.id.endswith("-map-cnf")]
+    assert plotly_figure(app, "map-vae")["data"][0]["zmin"] == 0  # bits a pixel costs, never negative
+    assert not [c for c in app.get("plotly_chart") if c.proto.id.endswith("-map-cnf")]  # only on request
+    app.toggle(key="slow_maps").set_value(True).run()
+    assert not app.exception and plotly_figure(app, "map-cnf")["data"][0]["type"] == "heatmap"
 
 
 def test_changed_digits_and_non_digits_change_the_reading(app):

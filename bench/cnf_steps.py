@@ -7,8 +7,6 @@ classifier reads confidently as 0-8 with their Fréchet distance to the test dig
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 
 from explorer import catalogue, checkpoints
@@ -37,20 +35,10 @@ def run(quick: bool = False) -> str:
     for steps in STEPS[:3] if quick else STEPS:
         round_trip = (cnf.decode(cnf.encode(digits, steps), steps) - digits).abs().mean().item()
         seconds = median_seconds(lambda: cnf.decode(z, steps), repeats=3)
-        with _solver_steps(cnf, steps):
-            quality = sample_quality(cnf, classifier, reference, floor, samples)
+        quality = sample_quality(cnf, classifier, reference, floor, samples, steps=steps)
         rows.append([steps, 4 * steps, f"{round_trip:.2e}", f"{seconds:.2f}", f"{quality['share_confident_0_8']:.1%}",
                      f"{quality['classifier_fd']:.2f}"])
     return (f"Continuous flow ({cnf.config.channels} channels, default {cnf.config.steps} steps), "
             f"{torch.get_num_threads()} torch thread(s); FD floor at {samples:,} samples {floor:.2f}\n\n"
             + table(["RK4 steps", "network calls", "round-trip error", "decode 64 (s)", "confident 0-8", "FD"], rows))
 
-
-@contextlib.contextmanager
-def _solver_steps(model, steps: int):
-    """Decode with ``steps`` inside the block (the evaluation's sampler calls ``decode`` without options)."""
-    saved, model.config.steps = model.config.steps, steps
-    try:
-        yield
-    finally:
-        model.config.steps = saved

@@ -38,18 +38,20 @@ class Evaluation:
 
 
 @torch.no_grad()
-def generate(model: nn.Module, n: int, *, temperature: float = 1.0, seed: int = 0,
-             batch_size: int = BATCH) -> torch.Tensor:
-    """``n`` samples (n, 1, 28, 28) in [0, 1] on the CPU: the codes of ``model.sample`` for this seed, decoded in batches."""
+def generate(model: nn.Module, n: int, *, temperature: float = 1.0, seed: int = 0, batch_size: int = BATCH,
+             **decode_options) -> torch.Tensor:
+    """``n`` samples (n, 1, 28, 28) in [0, 1] on the CPU: the codes of ``model.sample`` for this seed, decoded in batches
+    with ``decode_options`` (the continuous flow's ``steps``)."""
     z = model.sample_latent(n, temperature, torch.Generator().manual_seed(seed))
-    chunks = [model.decode(z[i:i + batch_size]).cpu() for i in range(0, n, batch_size)]
+    chunks = [model.decode(z[i:i + batch_size], **decode_options).cpu() for i in range(0, n, batch_size)]
     return torch.cat(chunks) if chunks else torch.empty(0, 1, 28, 28)
 
 
-def sample_quality(model: nn.Module, classifier: nn.Module, reference: np.ndarray, floor: float,
-                   n: int) -> dict[str, float]:
-    """Frechet distance of ``n`` samples' classifier features to ``reference`` features (M, F), its ``floor``, label shares."""
-    images = generate(model, n, temperature=1.0, seed=0)
+def sample_quality(model: nn.Module, classifier: nn.Module, reference: np.ndarray, floor: float, n: int, *,
+                   temperature: float = 1.0, **decode_options) -> dict[str, float]:
+    """Frechet distance of ``n`` samples' classifier features to ``reference`` features (M, F), its ``floor``, label
+    shares; samples as ``generate`` draws them."""
+    images = generate(model, n, temperature=temperature, seed=0, **decode_options)
     probs, feats = classify(classifier, images)
     confidence, label = probs.max(1)
     return {

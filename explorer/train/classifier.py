@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.classifier import Classifier, ClassifierConfig
-from .loop import Context, Task, add_common_args, fit, make_context
+from .loop import Context, Task, add_common_args, fit, make_context, set_learning_rate
 from .schedules import cosine
 
 MAX_ROTATION_DEG, MAX_SCALE_CHANGE, MAX_SHIFT_PX = 10.0, 0.1, 2.0
@@ -42,8 +42,7 @@ class ClassifierTask(Task):
 
     def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         opt = self.optimizers["adam"]
-        for group in opt.param_groups:
-            group["lr"] = cosine(self.args.lr, step, self.total_steps)
+        set_learning_rate(cosine(self.args.lr, step, self.total_steps), opt)
         with self.ctx.autocast():
             logits = self.net(jitter(x))
         loss = F.cross_entropy(logits.float(), y)

@@ -18,7 +18,7 @@ from ..data import HELD_OUT_DIGIT, load_mnist
 from ..metrics import mean_bits_per_dim
 from ..models.cnf import CNF, CNFConfig
 from ..models.flow import Flow
-from .loop import Context, Task, add_common_args, fit, make_context, update_average
+from .loop import Context, Task, add_common_args, fit, make_context, set_learning_rate, update_average
 from .schedules import warmup_cosine
 
 WARMUP_STEPS = 500
@@ -38,9 +38,8 @@ class CNFTask(Task):
 
     def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         opt = self.optimizers["adam"]
-        lr = warmup_cosine(self.args.lr, step - self.cycle_start, self.total_steps - self.cycle_start, WARMUP_STEPS)
-        for group in opt.param_groups:
-            group["lr"] = lr
+        lr = set_learning_rate(warmup_cosine(self.args.lr, step - self.cycle_start, self.total_steps - self.cycle_start,
+                                             WARMUP_STEPS), opt)
         x1 = CNF.to_data(Flow.dequantize(x, noise=torch.rand_like(x)))
         x0, t = torch.randn_like(x1), torch.rand(len(x1), device=x1.device)
         with self.ctx.autocast():

@@ -13,7 +13,7 @@ import torch
 from ..data import HELD_OUT_DIGIT, load_mnist
 from ..metrics import mean_bits_per_dim
 from ..models.flow import IMAGE_DIM, Flow, FlowConfig
-from .loop import Context, Task, add_common_args, fit, make_context
+from .loop import Context, Task, add_common_args, fit, make_context, set_learning_rate
 from .schedules import warmup_cosine
 
 WARMUP_STEPS = 500
@@ -29,9 +29,8 @@ class FlowTask(Task):
 
     def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         opt = self.optimizers["adam"]
-        lr = warmup_cosine(self.args.lr, step - self.cycle_start, self.total_steps - self.cycle_start, WARMUP_STEPS)
-        for group in opt.param_groups:
-            group["lr"] = lr
+        lr = set_learning_rate(warmup_cosine(self.args.lr, step - self.cycle_start, self.total_steps - self.cycle_start,
+                                             WARMUP_STEPS), opt)
         noise = torch.rand_like(x)
         with self.ctx.autocast():
             z, log_det = self.net(Flow.dequantize(x, noise=noise))

@@ -34,7 +34,7 @@ from torch import nn
 
 from ..data import load_mnist
 from ..models.gan import GAN, LOSSES, GANConfig
-from .loop import Context, Task, add_common_args, fit, make_context, update_average
+from .loop import Context, Task, add_common_args, fit, make_context, set_learning_rate, update_average
 from .schedules import hold_then_linear
 
 GRID_SIZE = 64
@@ -110,10 +110,8 @@ class GANTask(Task):
         loss, wgan = self.config.loss, self.config.loss == "wgan-gp"
         opt_d, opt_g = self.optimizers["discriminator"], self.optimizers["generator"]
         if self.args.decay_from is not None:
-            lr = hold_then_linear(self.args.lr, step, self.args.decay_from * self.total_steps // self.args.epochs,
-                                  self.total_steps)
-            for group in (*opt_d.param_groups, *opt_g.param_groups):
-                group["lr"] = lr
+            set_learning_rate(hold_then_linear(self.args.lr, step, self.args.decay_from * self.total_steps //
+                                               self.args.epochs, self.total_steps), opt_d, opt_g)
         totals: dict[str, float] = {}
         chunks = x.chunk(self.args.n_critic)
         for i, real in enumerate(chunks):

@@ -61,6 +61,14 @@ class Task:
             self.history.setdefault(key, []).append(float(value))
 
 
+def set_learning_rate(lr: float, *optimizers: torch.optim.Optimizer) -> float:
+    """Give every parameter group of ``optimizers`` the rate ``lr`` (a schedule's value for this step); returns it."""
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+    return lr
+
+
 @torch.no_grad()
 def update_average(average: nn.Module, current: nn.Module, decay: float, step: int) -> None:
     """Move ``average``'s weights toward ``current``'s (an exponential moving average, buffers copied); the decay
@@ -86,7 +94,7 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int, batch_size:
     parser.add_argument("--fresh", action="store_true", help="ignore an existing snapshot instead of resuming")
     parser.add_argument("--new-cycle", action="store_true",
                         help="train a finished run further: resume, then warm up and decay the learning rate again "
-                             "over the steps up to --epochs (schedules that support it: the flow's)")
+                             "over the steps up to --epochs (schedules that support it: the flows')")
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA, or a CPU with bf16 instructions)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the training modules")
     parser.add_argument("--dry-run", action="store_true", help="tiny data, a few steps, seconds; writes to --out")

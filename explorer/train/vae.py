@@ -16,7 +16,7 @@ import torch
 
 from ..metrics import binarize, vae_negative_elbo
 from ..models.vae import VAE, VAEConfig
-from .loop import Context, Task, add_common_args, fit, make_context
+from .loop import Context, Task, add_common_args, fit, make_context, set_learning_rate
 from .schedules import cosine, linear_warmup
 
 
@@ -33,8 +33,7 @@ class VAETask(Task):
 
     def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         opt = self.optimizers["adam"]
-        for group in opt.param_groups:
-            group["lr"] = cosine(self.args.lr, step, self.total_steps)
+        set_learning_rate(cosine(self.args.lr, step, self.total_steps), opt)
         x = torch.bernoulli(x)
         with self.ctx.autocast():
             logits, mu, logvar = self.net(x)

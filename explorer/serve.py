@@ -28,7 +28,6 @@ import time
 
 OPTIONS = ("--server.headless", "true", "--server.fileWatcherType", "none",  # the file watcher trips over torch
            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
-           "--client.showSidebarNavigation", "false",  # the app draws its own page links (explorer.ui.PAGES)
            "--runner.postScriptGC", "false")  # see keep_memory_tidy
 PRELOADED = ("numpy", "pandas", "torch", "plotly.graph_objects", "streamlit", "streamlit.web.bootstrap",
              *(f"explorer.{name}" for name in ("analogies", "cards", "catalogue", "checkpoints", "curves", "data", "embed",

@@ -20,10 +20,10 @@ from .device import describe, pick_device, serving_layout
 from .models.base import GenerativeModel
 from .serve import half_the_cores
 
-# The app's pages in sidebar order: (script, title, icon, what it is for). Streamlit's own page list is hidden
-# (explorer.serve: client.showSidebarNavigation false) so that Home is called Home and every page has its icon.
+# The app's pages in sidebar order: (script, title, icon, what it is for). app.py hands them to st.navigation with
+# its own menu hidden: the sidebar's links are drawn by page_setup, so that they carry presenter mode to every page.
 PAGES = (
-    ("app.py", "Home", ":material/explore:", "What the app is, the loaded models and their cards."),
+    ("pages/0_Home.py", "Home", ":material/explore:", "What the app is, the loaded models and their cards."),
     ("pages/1_Interpolation.py", "Interpolation", ":material/timeline:",
      "Walk from one digit's code to another's and back, and solve latent analogies."),
     ("pages/2_Samples.py", "Samples", ":material/grid_view:",
@@ -37,7 +37,8 @@ PAGES = (
     ("pages/6_Few-shot_9.py", f"Few-shot {data.HELD_OUT_DIGIT}", ":material/exposure_plus_1:",
      f"Make new {data.HELD_OUT_DIGIT}s from a handful of examples: MNIST's, uploaded or drawn by you."),
     ("pages/7_Likelihood.py", "Likelihood", ":material/functions:",
-     "What the flows think of any image, drawn, uploaded or picked: bits/dim, rank, bytes; why likely is not digit."),
+     "What the flows and VAEs think of any image, drawn, uploaded or picked: bits/dim, rank, bytes; why likely is "
+     "not digit."),
 )
 ROOT = Path(__file__).resolve().parent.parent
 PAD, PEN = 280, 20  # the drawing pad and its pen, in screen pixels: ten times MNIST's frame and strokes
@@ -55,13 +56,21 @@ device_lock = threading.Lock()
 training_slots = threading.BoundedSemaphore(half_the_cores())
 
 
+def navigation() -> list[st.Page]:
+    """The pages for ``st.navigation``: Home at the root address, every other page at its title's address
+    (``/Samples``, ``/Few-shot_9``), so links keep working whatever the scripts are called."""
+    return [st.Page(str(ROOT / script), title=title, icon=icon, default=i == 0,
+                    url_path=None if i == 0 else title.replace(" ", "_"))
+            for i, (script, title, icon, _) in enumerate(PAGES)]
+
+
 def page_setup(script: str) -> None:
     """Tab title, icon and wide layout for the page in ``script`` (its ``__file__``), the sidebar's page links, and
     presenter mode: larger type for a projector, the sidebar folded away, kept in the address and in every link."""
     path = Path(script).resolve().relative_to(ROOT).as_posix()
     _, title, icon, _ = next(page for page in PAGES if page[0] == path)
     presenting = link_params() is not None
-    st.set_page_config(page_title="Latent Explorer" if path == "app.py" else f"{title} · Latent Explorer",
+    st.set_page_config(page_title="Latent Explorer" if path == PAGES[0][0] else f"{title} · Latent Explorer",
                        page_icon=icon, layout="wide", initial_sidebar_state="collapsed" if presenting else "auto")
     for file, label, page_icon, _ in PAGES:
         st.sidebar.page_link(file, label=label, icon=page_icon, query_params=link_params())

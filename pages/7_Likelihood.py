@@ -167,7 +167,7 @@ with right:
                "the image in about bits/dim x 784 / 8 bytes, to compare with the PNG. **Round trip**: image -> code -> "
                "image, saved as 8 bits again: the largest change of a pixel's grey level (0-255). The flow inverts "
                "exactly; the continuous flow's changes come from its solver. **The VAEs** score the image made black "
-               "and white, one bit a pixel at most, by an upper bound (importance-weighted, "
+               "and white (a plain file of it needs 1 bit a pixel) by an upper bound (importance-weighted, "
                f"{likelihood.VAE_BOUND_SAMPLES} draws from the encoder): compare them with each other and with where the test digits fall, not with the "
                "flows' numbers. Their round trip is lossy by design.")
 

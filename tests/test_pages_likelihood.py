@@ -1,23 +1,46 @@
 """AppTests of the Likelihood page: every image source, the readings beside the test digits, the gallery, bad input."""
 
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from explorer import likelihood
+from explorer import catalogue, likelihood
 from explorer.data import load_mnist
 from page_checks import page_test, plotly_figure, run_page, texts
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "7_Likelihood.py")
 
 
+REFERENCES = 200  # test digits the tiny models' references are measured on
+
+
+@pytest.fixture(scope="module")
+def references(tiny_checkpoints, tmp_path_factory):
+    """The tiny models' stored measurements, made once for the module as the page makes them on a first visit."""
+    folder = tmp_path_factory.mktemp("likelihood")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(likelihood, "REFERENCE_IMAGES", REFERENCES)
+        patch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(tiny_checkpoints))
+        likelihood.precompute(catalogue.with_likelihood(), out=folder, log=lambda line: None)
+    return folder
+
+
 @pytest.fixture
-def app(checkpoint_env, data_cache, media, monkeypatch):
-    monkeypatch.setattr(likelihood, "REFERENCE_IMAGES", 200)  # the references are computed afresh in each test
+def app(checkpoint_env, data_cache, media, references, monkeypatch):
+    monkeypatch.setattr(likelihood, "REFERENCE_IMAGES", REFERENCES)
+    shutil.copytree(references, data_cache / "likelihood")
     return run_page(PAGE)
+
+
+def test_a_first_visit_measures_the_test_digits_once_and_stores_them(checkpoint_env, data_cache, monkeypatch):
+    monkeypatch.setattr(likelihood, "REFERENCE_IMAGES", 50)
+    run_page(PAGE)
+    stored = sorted(p.name.split("-")[0] for p in (data_cache / "likelihood").glob("*.npz"))
+    assert stored == sorted(catalogue.with_likelihood())
 
 
 def readings(at):

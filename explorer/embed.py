@@ -35,6 +35,10 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "tsne": {"perplexity": 30.0},
     "pca": {},
 }
+# Beside each method's defaults, the settings the lesson on the Home page asks a class to try: shipped, so a room
+# changing them at once waits for nothing.
+LESSON_SETTINGS: dict[str, tuple[dict[str, float], ...]] = {"umap": ({"n_neighbors": 100},),
+                                                            "tsne": ({"perplexity": 5.0},)}
 SHORT = {"n_neighbors": "nn", "min_dist": "md", "perplexity": "p"}  # settings as they appear in file names
 PCA_DIMS = 50  # codes wider than this go through PCA first: the usual t-SNE/UMAP practice, and much faster
 SHIPPED_CODES_MAX_DIM = 64  # precompute ships codes this narrow (the GAN's: 2.6 MB); the flow's 784-D would be 31 MB
@@ -67,6 +71,11 @@ def settings_for(method: str, **settings: float) -> dict[str, float]:
     if unknown:
         raise ValueError(f"{method} has no settings {sorted(unknown)}")
     return {**DEFAULTS[method], **settings}
+
+
+def shipped_settings(method: str) -> list[dict[str, float]]:
+    """The settings whose maps ``precompute`` ships for ``method``: its defaults, then the lesson's."""
+    return [settings_for(method), *(settings_for(method, **extra) for extra in LESSON_SETTINGS.get(method, ()))]
 
 
 def file_name(name: str, sha256: str, method: str, settings: dict, seed: int = 0, n: int = TEST_SIZE) -> str:
@@ -260,8 +269,8 @@ def neighbour_mix(coords: np.ndarray, labels: np.ndarray, k: int = NEIGHBOURS) -
 
 def precompute(names, methods=tuple(METHODS), out: Path | None = None, device="cpu",
                log: Callable[[str], None] = print) -> list[Path]:
-    """Write the default projection of every method for each usable checkpoint into ``out`` (the shipped folder),
-    and the test images' codes of latents up to ``SHIPPED_CODES_MAX_DIM`` wide.
+    """Write the projections of every method at its shipped settings (``shipped_settings``) for each usable
+    checkpoint into ``out`` (the shipped folder), and the test images' codes of latents up to ``SHIPPED_CODES_MAX_DIM`` wide.
 
     Files of earlier weights of the same checkpoint names are removed, so the folder holds only current ones.
     """
@@ -280,8 +289,7 @@ def precompute(names, methods=tuple(METHODS), out: Path | None = None, device="c
             match = re.fullmatch(rf"{re.escape(name)}-([0-9a-f]{{12}})-.*\.np[yz]", stale.name)
             if match and match.group(1) != ckpt.sha256[:12]:
                 stale.unlink()
-        for method in methods:
-            settings = settings_for(method)
+        for method, settings in ((m, s) for m in methods for s in shipped_settings(m)):
             target = out / file_name(name, ckpt.sha256, method, settings)
             started = time.perf_counter()
             result = (lookup(name, ckpt.sha256, method, settings)

@@ -22,7 +22,8 @@ LESSON = f"""
 2. **Interpolation** (10 min): walk from a 2 to an 8 in each model. Where along the path does the classifier change
    its mind? Try an analogy: 2 is to 8 as another 2 is to ...?
 3. **Embeddings** (5 min): the test digits' codes on a map. Which digits form islands, which blur together, where do
-   the {HELD_OUT_DIGIT}s land? Select a cluster and look at its digits.
+   the {HELD_OUT_DIGIT}s land? Select a cluster and look at its digits. Then set UMAP's neighbours to 100, or
+   t-SNE's perplexity to 5: what does the map keep, what does it lose?
 4. **Reconstructions** (5 min): what each model keeps of a digit; the 2-D VAE's whole latent space as one picture.
 5. **Few-shot {HELD_OUT_DIGIT}** (10 min): show the models ten {HELD_OUT_DIGIT}s, or let students draw their own,
    and compare the ways of making more on one chart, recognizability against diversity. Which one makes

@@ -20,6 +20,8 @@ st.markdown(
 MAX_SHOWN = 48
 MIN_DIST = (0.0, 0.05, 0.1, 0.25, 0.5, 0.8, 0.99)
 PERPLEXITY = (5, 10, 20, 30, 50, 100)
+SETTINGS_TEXT = {"umap": lambda s: f"{s['n_neighbors']:g} neighbours with minimum distance {s['min_dist']:g}",
+                 "tsne": lambda s: f"perplexity {s['perplexity']:g}"}
 SLOW_ENCODERS = {"optimised": "by optimisation", "ode": "by solving an ODE for every image"}
 SHOWN = "map-shown"  # session state: which map was shown last (model, weights, method, settings, seed)
 
@@ -48,9 +50,11 @@ def settings_ui(method: str) -> tuple[dict, int]:
         perplexity = ui.linked(st.sidebar.select_slider, "Perplexity", PERPLEXITY, 30, key="perplexity",
                                               help="Roughly the number of neighbours each point attends to.")
         settings = {"perplexity": float(perplexity)}
-        st.sidebar.caption("A new t-SNE map of 10,000 points takes a few minutes on a laptop CPU; it is kept afterwards.")
     else:
         return {}, 0
+    ready = " or ".join(SETTINGS_TEXT[method](s) for s in embed.shipped_settings(method))
+    st.sidebar.caption(f"Ready at once (map seed 0): {ready}. Other settings compute a new map of 10,000 points, "
+                       "minutes on a laptop CPU, kept afterwards.")
     return settings, ui.seed_input(key="map-seed", label="Map seed")
 
 

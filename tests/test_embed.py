@@ -170,6 +170,12 @@ def test_progress_reaches_done(vae):
     assert any("PCA" in text for _, text in seen)
 
 
+def test_the_shipped_settings_are_the_defaults_then_the_lessons():
+    assert embed.shipped_settings("umap") == [{"n_neighbors": 15, "min_dist": 0.1}, {"n_neighbors": 100, "min_dist": 0.1}]
+    assert embed.shipped_settings("tsne") == [{"perplexity": 30.0}, {"perplexity": 5.0}]
+    assert embed.shipped_settings("pca") == [{}]
+
+
 def test_precompute_writes_defaults_and_drops_stale_maps(vae, tmp_path):
     out = tmp_path / "embeddings"
     out.mkdir()

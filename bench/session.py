@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.NumberInput_pb2 import NumberInput
 from streamlit.proto.Slider_pb2 import Slider
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.sync.client import connect
@@ -76,6 +77,8 @@ class Session:
             state.string_value = str(value)
         elif kind in ("multiselect", "button_group"):
             state.string_array_value.data.extend([str(v) for v in values])
+        elif kind == "number_input" and widget.data_type == NumberInput.INT:
+            state.int_value = int(value)
         elif kind == "number_input":
             state.double_value = float(value)
         elif kind == "checkbox":

@@ -59,9 +59,10 @@ def main(argv: list[str] | None = None) -> None:
                               "beside them (needs the classifier)")
     fewshot.add_argument("--out", required=True, help="output .npy file, (N, 28, 28) float32 in [0, 1]")
     fewshot.set_defaults(run=_fewshot)
-    embed = verbs.add_parser("embed", help="compute the Embeddings page's default maps and store them in checkpoints/embeddings/")
+    embed = verbs.add_parser("embed", help="compute the Embeddings page's shipped maps into checkpoints/embeddings/")
     embed.add_argument("--precompute", action="store_true", required=True,
-                       help="UMAP, t-SNE and PCA of every generative checkpoint's test-set codes, default settings")
+                       help="UMAP, t-SNE and PCA of every generative checkpoint's test-set codes, "
+                            "at the default settings and the lesson's")
     embed.add_argument("--names", nargs="+", default=None, help="checkpoints (default: every generative model)")
     embed.add_argument("--methods", nargs="+", default=None, choices=("umap", "tsne", "pca"))
     embed.add_argument("--device", default=None)

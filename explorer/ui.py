@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -54,6 +56,8 @@ device_lock = threading.Lock()
 # fine-tuning at once stays within a bounded memory, the first in the queue finish first, and the other cores
 # keep every other page answering.
 training_slots = threading.BoundedSemaphore(half_the_cores())
+_line: list[object] = []  # the fine-tunes waiting for a slot, in order of arrival
+_line_lock = threading.Lock()
 
 
 def navigation() -> list[st.Page]:
@@ -208,11 +212,30 @@ def device_caption() -> str:
 
 
 @contextlib.contextmanager
-def training_turn(on_wait):
-    """Hold one of the ``training_slots``; calls ``on_wait()`` first if every slot is taken."""
-    if not training_slots.acquire(blocking=False):
-        on_wait()
-        training_slots.acquire()
+def training_turn(on_wait: Callable[[int], None]):
+    """Hold one of the ``training_slots``, first come first served. While every slot is taken, ``on_wait(place)``
+    is called with the place in line (1: next) whenever it changes, so the user can see the queue move."""
+    token = object()
+    with _line_lock:
+        got = not _line and training_slots.acquire(blocking=False)
+        if not got:
+            _line.append(token)
+    try:
+        told = None
+        while not got:
+            with _line_lock:
+                place = _line.index(token) + 1
+            if place != told:
+                on_wait(place)
+                told = place
+            if place == 1:
+                got = training_slots.acquire(timeout=0.25)
+            else:
+                time.sleep(0.25)
+    finally:
+        with _line_lock:
+            if token in _line:
+                _line.remove(token)
     try:
         yield
     finally:

@@ -1,4 +1,5 @@
-"""Fine-tunes in the app take turns for a training slot, and a user who waits is told so."""
+"""Fine-tunes in the app take turns for a training slot, first come first served, and a user who waits is told
+their place in line as it changes."""
 
 import threading
 import time
@@ -12,13 +13,13 @@ def test_a_fine_tune_waits_for_a_free_slot_and_says_so(monkeypatch):
     inside, release = threading.Event(), threading.Event()
 
     def first():
-        with ui.training_turn(lambda: told.append("first")):
+        with ui.training_turn(lambda place: told.append(("first", place))):
             inside.set()
             release.wait(5)
             finished.append("first")
 
     def second():
-        with ui.training_turn(lambda: told.append("second")):
+        with ui.training_turn(lambda place: told.append(("second", place))):
             finished.append("second")
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
@@ -26,7 +27,7 @@ def test_a_fine_tune_waits_for_a_free_slot_and_says_so(monkeypatch):
     assert inside.wait(5)
     threads[1].start()
     time.sleep(0.2)
-    assert told == ["second"] and finished == []  # the second waits, and was told so before waiting
+    assert told == [("second", 1)] and finished == []  # the second waits, told it is next
     release.set()
     for thread in threads:
         thread.join(5)
@@ -37,8 +38,39 @@ def test_a_fine_tune_waits_for_a_free_slot_and_says_so(monkeypatch):
 def test_a_failed_fine_tune_gives_its_slot_back(monkeypatch):
     monkeypatch.setattr(ui, "training_slots", threading.BoundedSemaphore(1))
     try:
-        with ui.training_turn(lambda: None):
+        with ui.training_turn(lambda place: None):
             raise RuntimeError("diverged")
     except RuntimeError:
         pass
+    assert ui.training_slots.acquire(blocking=False)
+
+
+def test_the_line_moves_in_order_of_arrival_and_each_waiter_sees_its_place(monkeypatch):
+    monkeypatch.setattr(ui, "training_slots", threading.BoundedSemaphore(1))
+    places, order = {}, []
+    release = threading.Event()
+
+    def user(name: str, hold: bool = False):
+        with ui.training_turn(lambda place: places.setdefault(name, []).append(place)):
+            order.append(name)
+            if hold:
+                release.wait(5)
+
+    first = threading.Thread(target=user, args=("a", True))
+    first.start()
+    time.sleep(0.1)
+    waiting = []
+    for name in ("b", "c", "d"):
+        waiting.append(threading.Thread(target=user, args=(name,)))
+        waiting[-1].start()
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert places == {"b": [1], "c": [2], "d": [3]} and order == ["a"]
+    release.set()
+    for thread in (first, *waiting):
+        thread.join(5)
+    assert order == ["a", "b", "c", "d"]
+    for name, first_place in (("c", 2), ("d", 3)):  # told its place, then each move it saw, down to next
+        seen = places[name]
+        assert seen[0] == first_place and seen[-1] == 1 and seen == sorted(seen, reverse=True)
     assert ui.training_slots.acquire(blocking=False)

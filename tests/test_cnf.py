@@ -1,3 +1,4 @@
+import copy
 import math
 
 import pytest
@@ -33,9 +34,13 @@ def test_cnf_meets_the_model_interface(cnf, digits, tmp_path):
 
 
 def test_round_trip_error_falls_as_solver_steps_grow(cnf, digits):
-    assert not torch.allclose(cnf.encode(digits).view_as(digits), CNF.to_data(digits), atol=1e-2)  # the field moves
-    errors = [(cnf.decode(cnf.encode(digits, steps), steps) - digits).abs().mean().item() for steps in (1, 2, 8)]
+    exact = copy.deepcopy(cnf)
+    exact.config.bf16_solver = False  # the solver's own error, without bfloat16's rounding
+    assert not torch.allclose(exact.encode(digits).view_as(digits), CNF.to_data(digits), atol=1e-2)  # the field moves
+    errors = [(exact.decode(exact.encode(digits, steps), steps) - digits).abs().mean().item() for steps in (1, 2, 8)]
     assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-4
+    in_bf16 = (cnf.decode(cnf.encode(digits, 8), 8) - digits).abs().mean().item()
+    assert errors[2] < in_bf16 < 2e-3  # bfloat16 costs a little exactness, well within the round trip's bar
 
 
 def test_path_runs_from_the_code_to_the_decoded_image(cnf):

@@ -33,6 +33,19 @@ def test_new_cycle_warms_up_again_where_a_finished_run_is_trained_further(tmp_pa
     assert len(lr) == 6 and lr[3] == pytest.approx(lr[0]) and lr[1] < lr[0] and lr[4] < lr[3]
 
 
+def test_max_minutes_counts_this_invocation_not_the_time_a_resumed_run_already_took(tmp_path):
+    tiny = ["--steps-per-level", "2", "--hidden-channels", "16", "--batch-size", "8", "--epochs", "1",
+            "--out", str(tmp_path), "--runs", str(tmp_path), "--snapshot-minutes", "1000"]
+    train_flow.main(tiny + ["--steps", "3"])
+    snapshot = tmp_path / "flow" / "snapshot.pt"
+    saved = torch.load(snapshot, weights_only=False)
+    saved["state"]["elapsed"] = 10 * 3600.0  # ten hours of earlier training
+    torch.save(saved, snapshot)
+    train_flow.main(tiny + ["--steps", "6", "--max-minutes", "30"])
+    card = checkpoints.read_card("flow", tmp_path)
+    assert card["steps"] == 6 and card["train_time_s"] > 10 * 3600
+
+
 def test_warmup_cosine_ramps_then_decays_to_zero():
     assert warmup_cosine(1.0, 0, 100, 10) == pytest.approx(0.1) and warmup_cosine(1.0, 9, 100, 10) == 1.0
     assert warmup_cosine(1.0, 55, 100, 10) == pytest.approx(0.5) and warmup_cosine(1.0, 100, 100, 10) == 0.0

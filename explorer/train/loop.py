@@ -90,7 +90,7 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int, batch_size:
     parser.add_argument("--out", type=Path, default=None, help="checkpoint folder (default: checkpoints/)")
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="folder for resumable snapshots")
     parser.add_argument("--snapshot-minutes", type=float, default=5.0)
-    parser.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall-clock time")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this many minutes of this invocation")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing snapshot instead of resuming")
     parser.add_argument("--new-cycle", action="store_true",
                         help="train a finished run further: resume, then warm up and decay the learning rate again "
@@ -180,7 +180,8 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context, command: str | None 
     if args.new_cycle and state.get("cycle_total") != task.total_steps:
         state.update(cycle_start=state["step"], cycle_total=task.total_steps)
     task.cycle_start = state.get("cycle_start", 0)
-    started, last_snapshot = time.time() - state["elapsed"], time.time()
+    started, last_snapshot = time.time() - state["elapsed"], time.time()  # started: the whole run's, resumes included
+    deadline = time.time() + 60 * args.max_minutes if args.max_minutes else None  # this invocation's
     out_of_time = False
     for epoch in range(state["epoch"], args.epochs):
         batches = epoch_batches(len(train_x), args.batch_size, epoch, args.seed, ctx)
@@ -195,7 +196,7 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context, command: str | None 
                              "img/s": f"{seen / max(time.time() - tick, 1e-9):.0f}"}, refresh=False)
             if args.steps and state["step"] >= args.steps:
                 break
-            if args.max_minutes and time.time() - started > 60 * args.max_minutes:
+            if deadline and time.time() > deadline:
                 out_of_time = True
                 break
             if ctx.is_main and time.time() - last_snapshot > 60 * args.snapshot_minutes and not args.dry_run:

@@ -32,3 +32,13 @@ def test_a_stored_sweep_belongs_to_its_weights(tmp_path, monkeypatch):
     assert sweep.stored(shas) == [{"method": "copy", "k": 2}]
     assert sweep.stored({**shas, "vae": "d" * 64}) is None
     assert json.loads(path.read_text())["weights"] == shas
+
+
+def test_new_weights_of_one_model_keep_the_rows_that_do_not_depend_on_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(tmp_path))
+    shas = {"flow": "a" * 64, "cnf": "e" * 64, "vae": "b" * 64, "classifier": "c" * 64}
+    rows = [{"method": m, "k": 1} for m in ("pixel", "flow", "cnf", "vae")]
+    sweep.write(rows, shas)
+    assert [r["method"] for r in sweep.reusable({**shas, "cnf": "f" * 64})] == ["pixel", "flow", "vae"]
+    assert [r["method"] for r in sweep.reusable({**shas, "flow": "f" * 64})] == []  # the reference changes
+    assert sweep.reusable(shas) == rows

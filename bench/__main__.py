@@ -49,7 +49,8 @@ def machine() -> str:
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
     threads = os.environ.get("OMP_NUM_THREADS", "unset")
     return (f"{platform.machine()}, {os.cpu_count()} CPU cores{gpu}; OMP_NUM_THREADS={threads}; "
-            f"Python {platform.python_version()}, torch {torch.__version__}")
+            f"Python {platform.python_version()}, torch {torch.__version__}; "
+            f"load average {os.getloadavg()[0]:.1f} as it finished (0 is an idle machine)")
 
 
 def record(name: str, table: str, argv: list[str]) -> Path:

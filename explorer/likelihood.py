@@ -81,6 +81,14 @@ def sensitivity(model, x: torch.Tensor) -> np.ndarray:
     return grad[0, 0].cpu().numpy() / 256  # per unit of the pixel's 0-255 value, as the bins are 1/256 wide
 
 
+MAPS_ON_REQUEST = ("cnf",)  # kinds whose map takes seconds: the page draws it when asked
+
+
+def cost_map(model, x: torch.Tensor) -> np.ndarray:
+    """Where one image's cost sits for ``model`` (28, 28): a VAE's ``pixel_costs``, a flow's ``sensitivity``."""
+    return pixel_costs(model, x) if model.kind == "vae" else sensitivity(model, x)
+
+
 def _probes(x: torch.Tensor) -> torch.Tensor:
     """The continuous flow's divergence probes for ``x``, the ones ``bits_per_dim`` uses."""
     draws = torch.Generator().manual_seed(0)

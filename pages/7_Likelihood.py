@@ -71,9 +71,7 @@ def reading(sha: str, key: str, _model, _picture: np.ndarray) -> likelihood.Read
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def cost_map(sha: str, key: str, _model, _picture: np.ndarray) -> np.ndarray:
-    """The flows' sensitivity, the VAEs' cost per pixel."""
-    how = likelihood.pixel_costs if _model.kind == "vae" else likelihood.sensitivity
-    return ui.on_device_with_gradients(how, _model, data.examples_of(_picture[None] * 255))
+    return ui.on_device_with_gradients(likelihood.cost_map, _model, data.examples_of(_picture[None] * 255))
 
 
 def measured(ckpt) -> likelihood.Measured:
@@ -178,7 +176,7 @@ for row in range(0, len(names), 2):
             spread_panel(models[name], float(table.loc["bits/dim", name]), measures[name].test, labels)
 
 st.subheader("Where the cost sits")
-slow = [name for name, ckpt in models.items() if ckpt.card["kind"] == "cnf"]
+slow = [name for name, ckpt in models.items() if ckpt.card["kind"] in likelihood.MAPS_ON_REQUEST]
 with_slow = bool(slow) and ui.linked(st.toggle, f"Also map {', '.join(slow)} (seconds: back through every solver "
                                      "step)", False, key="slow_maps")
 shown = [name for name in names if name not in slow or with_slow]

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import argparse
 
-from explorer import checkpoints
+from explorer import catalogue, checkpoints
 from explorer.data import load_mnist
 from explorer.device import describe, pick_device
 from explorer.models import MODELS
-from explorer.train import classifier, flow, gan, vae
+from explorer.train import classifier, cnf, flow, gan, vae
 from explorer.train.loop import Context, Task, epoch_batches, resident_data
 
 from .timing import once, table
 
-TASKS = {"flow": flow.FlowTask, "vae": vae.VAETask, "gan": gan.GANTask, "classifier": classifier.ClassifierTask}
+TASKS = {"flow": flow.FlowTask, "cnf": cnf.CNFTask, "vae": vae.VAETask, "gan": gan.GANTask,
+         "classifier": classifier.ClassifierTask}  # by kind
 STEPS, QUICK_STEPS, WARMUP_STEPS = 20, 3, 3
 
 
@@ -29,7 +30,7 @@ def run(device: str | None = None, quick: bool = False) -> str:
         variants.update({"compile": (False, True), "bf16 autocast + compile": (True, True)})
     steps = QUICK_STEPS if quick else STEPS
     rows = []
-    for name in TASKS:
+    for name in catalogue.names():
         card = checkpoints.read_card(name)
         for variant, (amp, compiled) in variants.items():
             ctx = Context(device, amp=amp, compile=compiled)  # the trainers' --amp and --compile
@@ -43,11 +44,12 @@ def build(name: str, card: dict, ctx: Context) -> Task:
     """The trainer's task at the card's configuration; the learning rate does not change the speed."""
     lr, betas = gan.OPTIMIZER_DEFAULTS["nonsaturating"]
     args = argparse.Namespace(lr=lr, betas=betas, epochs=1, seed=0, dry_run=False, batch_size=card["batch_size"],
-                              n_critic=5 if card["config"].get("loss") == "wgan-gp" else 1, gp_weight=10.0, ema=0.999)
+                              n_critic=5 if card["config"].get("loss") == "wgan-gp" else 1, gp_weight=10.0, ema=0.999,
+                              decay_from=None)
     config = MODELS[card["kind"]][1](**card["config"])
-    if name == "flow":
+    if card["kind"] == "flow":
         return flow.FlowTask(config, args, ctx, load_mnist("train").seen().as_float(ctx.device)[:512])
-    return TASKS[name](config, args, ctx)
+    return TASKS[card["kind"]](config, args, ctx)
 
 
 def images_per_second(task: Task, ctx: Context, batch_size: int, steps: int) -> float:

@@ -21,7 +21,7 @@ TINY = {
     "gan": ("gan", {"latent_dim": 16, "g_width": 8, "d_width": 8, "e_width": 8}),
     "classifier": ("classifier", {"channels": [8, 16], "hidden": 32}),
 }
-CARD = {"classes": list(range(9)), "train_size": 0, "epochs": 0, "steps": 0, "train_time_s": 0.0,
+CARD = {"classes": list(range(9)), "train_size": 0, "epochs": 0, "steps": 0, "batch_size": 16, "train_time_s": 0.0,
         "hardware": "test", "metrics": {}, "command": "tests/conftest.py (untrained)"}
 
 

@@ -32,3 +32,14 @@ def test_a_full_run_records_its_table_with_when_where_and_how(tmp_path, monkeypa
     text = path.read_text()
     assert path.name == "models.md" and "| a | b |" in text
     assert "Command: `python -m bench models --changes 5`" in text and "CPU cores" in text and "Measured 20" in text
+
+
+@pytest.mark.parametrize("name", ["training", "likelihood"])
+def test_quick_runs_measure_every_checkpoint_of_the_kinds_they_time(name, checkpoint_env):
+    """A smoke run on the tiny checkpoints: the benchmark still builds and calls what the app and trainers do."""
+    from explorer import catalogue
+
+    report = importlib.import_module(f"bench.{name}").run(quick=True)
+    kinds = {"training": catalogue.ORDER, "likelihood": catalogue.LIKELIHOOD_KINDS}[name]
+    measured = [e.name for e in catalogue.entries() if e.kind in kinds]
+    assert all(f"| {model} " in report for model in measured)

@@ -35,6 +35,11 @@ and G hops to others, so the losses oscillate widely.
 **WGAN-GP.** The critic's scores are not probabilities: D(x) and D(G(z)) drift freely and only their gap matters.
 The Wasserstein estimate (the gap) should shrink as G improves and tracks sample quality, unlike the standard
 losses; the gradient penalty should stay small, spikes mean the critic has left its 1-Lipschitz constraint.
+
+**Hinge loss with a spectrally normalised D.** D's outputs are raw scores, kept in scale because each of its
+layers may stretch its input by at most 1. D is pushed to score real digits above +1 and generated ones below
+-1, G to raise its own digits' scores. When D(x) and D(G(z)) stay close together and the discriminator loss
+stays near 2, neither network wins: the healthy state. A gap that keeps widening is the discriminator winning.
 """
 
 

@@ -46,6 +46,35 @@ def test_max_minutes_counts_this_invocation_not_the_time_a_resumed_run_already_t
     assert card["steps"] == 6 and card["train_time_s"] > 10 * 3600
 
 
+def test_a_committed_checkpoint_is_trained_further_without_its_snapshot(tmp_path):
+    tiny = ["--steps-per-level", "2", "--hidden-channels", "16", "--batch-size", "8", "--epochs", "1",
+            "--out", str(tmp_path / "out"), "--snapshot-minutes", "1000"]
+    train_flow.main(tiny + ["--steps", "3", "--runs", str(tmp_path / "first")])
+    first = checkpoints.load("flow", tmp_path / "out")
+    train_flow.main(tiny + ["--steps", "6", "--runs", str(tmp_path / "elsewhere"), "--continue-checkpoint"])
+    card = checkpoints.read_card("flow", tmp_path / "out")
+    lr = checkpoints.load_history(card, tmp_path / "out")["lr"].tolist()
+    assert card["steps"] == 6 and card["train_time_s"] >= first.card["train_time_s"]
+    assert len(lr) == 6 and lr[3] == pytest.approx(lr[0])  # its history carried on, in a new cycle
+    assert card["weights_sha256"] != first.sha256
+
+
+@pytest.mark.parametrize("kind", ["cnf", "gan"])
+def test_tasks_that_train_a_copy_take_a_checkpoint_into_both(kind, tiny_checkpoints):
+    from explorer.train import cnf as train_cnf, gan as train_gan
+
+    saved = checkpoints.load(kind, tiny_checkpoints).model
+    config = saved.config
+    args = argparse.Namespace(lr=1e-3, betas=(0.5, 0.999), ema=0.999, dry_run=True, seed=0)
+    task = (train_cnf.CNFTask if kind == "cnf" else train_gan.GANTask)(config, args, context())
+    task.adopt(saved)
+    trained = task.modules["cnf" if kind == "cnf" else "generator"]
+    shipped = task.shipped() if kind == "cnf" else task.shipped().generator
+    for module in (trained, shipped):
+        reference = saved.state_dict() if kind == "cnf" else saved.generator.state_dict()
+        assert all(torch.equal(v, reference[k]) for k, v in module.state_dict().items())
+
+
 def test_warmup_cosine_ramps_then_decays_to_zero():
     assert warmup_cosine(1.0, 0, 100, 10) == pytest.approx(0.1) and warmup_cosine(1.0, 9, 100, 10) == 1.0
     assert warmup_cosine(1.0, 55, 100, 10) == pytest.approx(0.5) and warmup_cosine(1.0, 100, 100, 10) == 0.0

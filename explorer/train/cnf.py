@@ -36,6 +36,10 @@ class CNFTask(Task):
     def shipped(self) -> CNF:
         return self.model
 
+    def adopt(self, model: CNF) -> None:
+        for module in (self.model, self.modules["cnf"]):
+            module.load_state_dict(model.state_dict())
+
     def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         opt = self.optimizers["adam"]
         lr = set_learning_rate(warmup_cosine(self.args.lr, step - self.cycle_start, self.total_steps - self.cycle_start,

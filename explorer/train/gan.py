@@ -103,6 +103,10 @@ class GANTask(Task):
         self.fixed_noise = torch.randn(GRID_SIZE, config.latent_dim,
                                        generator=torch.Generator().manual_seed(args.seed)).to(ctx.device)
 
+    def adopt(self, model: GAN) -> None:
+        self.model.load_state_dict(model.state_dict())
+        self.modules["generator"].load_state_dict(model.generator.state_dict())  # trained on from the average
+
     def noise(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.config.latent_dim, device=self.ctx.device)
 

@@ -52,6 +52,11 @@ class Task:
         """The model that goes into the checkpoint."""
         return next(iter(self.modules.values()))
 
+    def adopt(self, model: nn.Module) -> None:
+        """Take a saved checkpoint's weights (``--continue-checkpoint``); tasks that train a copy of what they ship
+        load it into both."""
+        _unwrap(self.shipped()).load_state_dict(model.state_dict())
+
     def evaluate(self, test_x: torch.Tensor, test_y: torch.Tensor) -> dict[str, float]:
         """Quick held-out metrics for the card; ``python -m explorer evaluate`` computes the full set."""
         return {}
@@ -92,6 +97,10 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int, batch_size:
     parser.add_argument("--snapshot-minutes", type=float, default=5.0)
     parser.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this many minutes of this invocation")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing snapshot instead of resuming")
+    parser.add_argument("--continue-checkpoint", action="store_true",
+                        help="without a snapshot, start from the checkpoint of this --name in --out (its weights, "
+                             "epochs, steps, minutes and history; a fresh optimiser) and train it further in a new "
+                             "learning-rate cycle, as --new-cycle does")
     parser.add_argument("--new-cycle", action="store_true",
                         help="train a finished run further: resume, then warm up and decay the learning rate again "
                              "over the steps up to --epochs (schedules that support it: the flows')")
@@ -174,10 +183,14 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context, command: str | None 
         state = _restore(task, snapshot, ctx.device)
         if ctx.is_main:
             print(f"resumed {name} from {snapshot} at epoch {state['epoch']}, step {state['step']}", file=sys.stderr)
+    elif args.continue_checkpoint:
+        state = _continue(task, name, args.out, ctx.device)
+        if ctx.is_main:
+            print(f"continuing checkpoint {name} from epoch {state['epoch']}, step {state['step']}", file=sys.stderr)
     task.total_steps = args.epochs * (len(train_x) // (args.batch_size * ctx.world_size))
     if args.steps:
         task.total_steps = min(task.total_steps, args.steps)
-    if args.new_cycle and state.get("cycle_total") != task.total_steps:
+    if (args.new_cycle or args.continue_checkpoint) and state.get("cycle_total") != task.total_steps:
         state.update(cycle_start=state["step"], cycle_total=task.total_steps)
     task.cycle_start = state.get("cycle_start", 0)
     started, last_snapshot = time.time() - state["elapsed"], time.time()  # started: the whole run's, resumes included
@@ -257,6 +270,17 @@ def _restore(task: Task, path: Path, device: torch.device) -> dict:
     task.history = payload["history"]
     task.artifacts = payload["artifacts"]
     return payload["state"]
+
+
+def _continue(task: Task, name: str, directory: Path | None, device: torch.device) -> dict:
+    """Load checkpoint ``name``'s weights into ``task`` and its history; the state where its training stopped."""
+    ckpt = checkpoints.load(name, directory, device)
+    task.adopt(ckpt.model)
+    saved = checkpoints.load_history(ckpt.card, directory)
+    task.history = {k: v.tolist() for k, v in saved.items() if v.dim() == 1}
+    task.artifacts = {k: v for k, v in saved.items() if v.dim() > 1}
+    card = ckpt.card
+    return {"epoch": card["epochs"], "step": card["steps"], "elapsed": card["train_time_s"]}
 
 
 def _unwrap(module: nn.Module) -> nn.Module:

@@ -172,8 +172,7 @@ def decoded(model, name: str, sha256: str, rows: list[int], run=call) -> torch.T
     which spares the GAN its optimisation; otherwise encoded now."""
     z = stored_codes(name, sha256)
     if z is None:
-        test = load_mnist("test")
-        return reconstruct(model, test.images[rows].unsqueeze(1).float() / 255, run=run)
+        return reconstruct(model, load_mnist("test").numbered(rows).as_float(), run=run)
     return run(model.decode, torch.from_numpy(z[rows]).to(model.device)).float().cpu()
 
 

@@ -43,12 +43,14 @@ def plane_ui() -> tuple[int, float, bool]:
 # -- cached work (keyed by checkpoint hash and choices, never by tensors) ----------------------------
 
 @st.cache_data(max_entries=32, show_spinner="Encoding and decoding...")
-def reconstructions(sha: str, digits: tuple, per_digit: int, seed: int, _model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Test indices, originals and reconstructions (float32, (N, 1, 28, 28) each) of the chosen examples."""
+def reconstructions(name: str, sha: str, digits: tuple, per_digit: int, seed: int,
+                    _model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Test indices, originals and reconstructions (float32, (N, 1, 28, 28) each) of the chosen examples; from the
+    test set's shipped codes where there are some (the GAN's inversion is then computed already)."""
     test = ui.mnist("test")
-    index = recon.examples(test, list(digits), per_digit, seed)
-    x = test.images[index].unsqueeze(1).float() / 255  # (N, 1, 28, 28)
-    return index.numpy(), x.numpy(), recon.reconstruct(_model, x, run=ui.on_device).numpy()
+    index = recon.examples(test, list(digits), per_digit, seed).tolist()
+    x_hat = embed.decoded(_model, name, sha, index, run=ui.on_device)
+    return np.array(index), test.numbered(index).as_float().numpy(), x_hat.numpy()
 
 
 @st.cache_data(max_entries=8, show_spinner="Decoding the latent plane...")
@@ -92,7 +94,7 @@ def reconstructions_section(ckpt, digits: list[int], per_digit: int, metric: str
     if not digits:
         st.info("Choose at least one digit in the sidebar.")
         return
-    index, x, x_hat = reconstructions(ckpt.sha256, tuple(digits), per_digit, seed, ckpt.model)
+    index, x, x_hat = reconstructions(ckpt.name, ckpt.sha256, tuple(digits), per_digit, seed, ckpt.model)
     errs = recon.errors(x, x_hat, metric)
     labels = ui.mnist("test").labels[index].numpy()
     left, right = st.columns([3, 2])

@@ -257,10 +257,15 @@ def examples_of(pixels) -> torch.Tensor:
 
 def pick(digits: Digits, digit: int, index: int) -> torch.Tensor:
     """Image number ``index`` among the ``digit`` images of ``digits``, as float (1, 1, 28, 28) in [0, 1]."""
+    return digits.numbered([row_of(digits, digit, index)]).as_float()
+
+
+def row_of(digits: Digits, digit: int, index: int) -> int:
+    """The position in ``digits`` of image number ``index`` among its ``digit`` images."""
     rows = digits.rows_of(digit)
     if not 0 <= index < len(rows):
         raise IndexError(f"there are {len(rows)} images of {digit}, no number {index}")
-    return digits.where(rows[index:index + 1]).as_float()
+    return int(rows[index])
 
 
 def random_index(count: int, seed: int, slot: int = 0) -> int:

@@ -27,7 +27,6 @@ from . import checkpoints
 from .data import TEST_SIZE, cache_dir, load_mnist
 from .device import call
 from .models.base import GenerativeModel
-from .recon import reconstruct
 
 METHODS = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
 DEFAULTS: dict[str, dict[str, float]] = {
@@ -167,13 +166,18 @@ def _save_codes(path: Path, z: np.ndarray) -> None:
     tmp.replace(path)
 
 
-def decoded(model, name: str, sha256: str, rows: list[int], run=call) -> torch.Tensor:
-    """decode(encode(x)) (N, 1, 28, 28) of test images ``rows``: from their stored codes when there are some,
-    which spares the GAN its optimisation; otherwise encoded now."""
+def encoded(model, name: str, sha256: str, rows: list[int], run=call) -> torch.Tensor:
+    """The codes (N, latent_dim) of test images ``rows`` on the model's device: their stored codes when there are
+    some, which spares the GAN its optimisation; otherwise encoded now."""
     z = stored_codes(name, sha256)
     if z is None:
-        return reconstruct(model, load_mnist("test").numbered(rows).as_float(), run=run)
-    return run(model.decode, torch.from_numpy(z[rows]).to(model.device)).float().cpu()
+        return run(model.encode, load_mnist("test").numbered(rows).as_float().to(model.device))
+    return torch.from_numpy(z[rows]).to(model.device)
+
+
+def decoded(model, name: str, sha256: str, rows: list[int], run=call) -> torch.Tensor:
+    """decode(encode(x)) (N, 1, 28, 28) of test images ``rows``, on the CPU, through ``encoded``."""
+    return run(model.decode, encoded(model, name, sha256, rows, run)).float().cpu()
 
 
 def encode_all(model, images: torch.Tensor, batch_size: int = BATCH_SIZE, run=call,

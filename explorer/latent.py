@@ -95,7 +95,12 @@ def walk_codes(model: GenerativeModel, z_a: torch.Tensor, z_b: torch.Tensor, ste
 @torch.no_grad()
 def solve_analogy(model: GenerativeModel, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """Images (4, 1, 28, 28): the model's versions of a, b, c, then the answer decoded from c + (b - a)."""
-    z = model.encode(torch.cat([a, b, c]).to(model.device))
+    return analogy_from_codes(model, model.encode(torch.cat([a, b, c]).to(model.device)))
+
+
+@torch.no_grad()
+def analogy_from_codes(model: GenerativeModel, z: torch.Tensor) -> torch.Tensor:
+    """``solve_analogy`` from the codes (3, D) of a, b and c."""
     return model.decode(torch.cat([z, analogy(z[0:1], z[1:2], z[2:3])])).cpu()
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import analogies, data, images, judge, latent, plots, ui
+from explorer import analogies, data, embed, images, judge, latent, plots, ui
 
 ui.page_setup(__file__)
 st.title("Interpolation")
@@ -60,10 +60,12 @@ def path_ui() -> tuple[str, int]:
 
 # -- cached work (keyed by checkpoint hashes and choices, never by tensors) --------------------------
 
-@st.cache_data(max_entries=64, show_spinner="Encoding the endpoints...")
-def codes(sha: str, picks: tuple, _model, _x):
-    """The endpoints' codes, kept while the path and its steps change (the GAN's are a slow optimisation)."""
-    return ui.on_device(_model.encode, _x.to(_model.device)).cpu()
+@st.cache_data(max_entries=64, show_spinner="Encoding the test digits...")
+def codes(name: str, sha: str, picks: tuple, _model):
+    """The picked test digits' codes, kept while the path and its steps change: the test set's shipped codes where
+    there are some (the GAN's are a slow optimisation), else encoded now."""
+    rows = [data.row_of(ui.mnist("test"), digit, index) for digit, index in picks]
+    return embed.encoded(_model, name, sha, rows, run=ui.on_device).cpu()
 
 
 @st.cache_data(max_entries=64, show_spinner="Walking through latent space...")
@@ -74,9 +76,9 @@ def walk(sha: str, picks: tuple, steps: int, path: str, _model, _codes) -> tuple
 
 
 @st.cache_data(max_entries=64, show_spinner="Solving the analogy...")
-def analogy(sha: str, picks: tuple, _model, _x) -> tuple[np.ndarray, int]:
+def analogy(sha: str, picks: tuple, _model, _codes) -> tuple[np.ndarray, int]:
     """The model's a, b, c and the answer, and how many of them failed to decode to finite pixels."""
-    answer, failed = images.finite(ui.on_device(latent.solve_analogy, _model, _x[0:1], _x[1:2], _x[2:3]))
+    answer, failed = images.finite(ui.on_device(latent.analogy_from_codes, _model, _codes.to(_model.device)))
     return images.to_numpy(answer), failed
 
 
@@ -139,7 +141,8 @@ if mode == "Interpolation":
     picks = (image_ui("Start digit", (2, 0), 0, seed, test), image_ui("End digit", (8, 0), 1, seed, test))
     path, steps = path_ui()
     x = data.picks(test, picks)
-    frames, failed = walk(model.sha256, picks, steps, path, model.model, codes(model.sha256, picks, model.model, x))
+    frames, failed = walk(model.sha256, picks, steps, path, model.model,
+                          codes(model.name, model.sha256, picks, model.model))
     if failed:
         st.warning(f"{failed} frames have pixels that did not decode to finite values (the model's inverse "
                    "overflowed); those pixels are shown black.")
@@ -181,7 +184,7 @@ else:
     picks = (image_ui("a", (2, 0), 2, seed, test), image_ui("b", (8, 0), 3, seed, test),
              image_ui("c", (2, 1), 4, seed, test))
     x = data.picks(test, picks)
-    answer, failed = analogy(model.sha256, picks, model.model, x)
+    answer, failed = analogy(model.sha256, picks, model.model, codes(model.name, model.sha256, picks, model.model))
     if failed:
         st.warning("The answer has pixels that did not decode to finite values (the model's inverse overflowed "
                    "far from its data); those pixels are shown black.")

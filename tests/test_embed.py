@@ -160,6 +160,9 @@ def test_stored_codes_decode_without_encoding(vae):
     run = Counting()
     torch.testing.assert_close(embed.decoded(vae.model, "vae", vae.sha256, rows, run=run), fresh)
     assert run.calls == 1  # decode only
+    run = Counting()
+    torch.testing.assert_close(embed.encoded(vae.model, "vae", vae.sha256, rows, run=run), torch.from_numpy(z[rows]))
+    assert run.calls == 0  # the codes are read, not computed
 
 
 def test_progress_reaches_done(vae):

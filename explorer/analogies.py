@@ -7,6 +7,8 @@ seed, so the number is the same for the same weights.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -20,8 +22,9 @@ TRIALS = 60
 
 @torch.no_grad()
 def success_rate(model: GenerativeModel, classifier: nn.Module, test: Digits, trials: int = TRIALS,
-                 seed: int = 0) -> float:
-    """The share of ``trials`` random analogies among test digits 0-8 that ``model`` answers with b's digit."""
+                 seed: int = 0, codes_of: Callable[[list[int]], torch.Tensor] | None = None) -> float:
+    """The share of ``trials`` random analogies among test digits 0-8 that ``model`` answers with b's digit;
+    ``codes_of(rows)`` gives the codes of rows of ``test`` when they are known (default: encode them)."""
     generator = torch.Generator().manual_seed(seed)
     rows = {d: test.rows_of(d) for d in SEEN_DIGITS}
     picks, targets = [], []
@@ -32,8 +35,11 @@ def success_rate(model: GenerativeModel, classifier: nn.Module, test: Digits, tr
         b = other[torch.randint(len(other), (1,), generator=generator)].item()
         picks += [a, b, c]
         targets.append(SEEN_DIGITS[second])
-    x = test.where(torch.tensor(picks)).as_float()  # a, b, c of each trial, in order
-    z = model.encode(x.to(model.device)).view(trials, 3, -1)
+    if codes_of is None:
+        z = model.encode(test.numbered(picks).as_float().to(model.device))  # a, b, c of each trial, in order
+    else:
+        z = codes_of(picks).to(model.device)
+    z = z.view(trials, 3, -1)
     answers = model.decode(analogy(z[:, 0], z[:, 1], z[:, 2])).cpu()
     read = metrics.predict_proba(classifier, answers).argmax(1)
     right = (read == torch.tensor(targets)) & ~judge.is_static(answers)  # targets are 0-8, never the held-out 9

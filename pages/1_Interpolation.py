@@ -83,8 +83,9 @@ def analogy(sha: str, picks: tuple, _model, _codes) -> tuple[np.ndarray, int]:
 
 
 @st.cache_data(max_entries=16, show_spinner="Scoring the model's analogies...")
-def analogy_success(sha: str, classifier_sha: str, _model, _classifier, _test) -> float:
-    return ui.on_device(analogies.success_rate, _model, _classifier, _test)
+def analogy_success(name: str, sha: str, classifier_sha: str, _model, _classifier, _test) -> float:
+    return ui.on_device(analogies.success_rate, _model, _classifier, _test,
+                        codes_of=lambda rows: embed.encoded(_model, name, sha, rows))
 
 
 # -- showing --------------------------------------------------------------------------------------
@@ -199,7 +200,7 @@ else:
                    f"The classifier reads the answer as {probs.argmax()} ({probs.max():.0%} sure).")
     model_versions(model, answer[:3], list("abc"), ends="The answer is computed from these, not from the real images.")
     if classifier is not None:
-        rate = analogy_success(model.sha256, classifier.sha256, model.model, classifier.model, test)
+        rate = analogy_success(model.name, model.sha256, classifier.sha256, model.model, classifier.model, test)
         st.info(f"How good are analogies in {model.name}? Of {analogies.TRIALS} random analogies between test digits "
                 f"(a and c two images of one digit, b another digit), **{rate:.0%}** come out as b's digit.",
                 icon=":material/analytics:")

@@ -26,3 +26,16 @@ def test_success_is_the_share_answered_with_the_digit_of_b(tiny_checkpoints):
     assert rates[9] == 0  # a 9 is never right: b is always one of 0-8
     assert 0 < rates[0] < 0.25 and 0 < rates[4] < 0.25  # each digit is b in about one trial in nine
     assert analogies.success_rate(vae, Oracle(4), test, trials=90) == rates[4]  # seeded
+
+
+def test_known_codes_give_the_same_rate_without_encoding(tiny_checkpoints):
+    vae, test = checkpoints.load("vae", tiny_checkpoints).model, load_mnist("test")
+    asked = []
+
+    def codes_of(rows):
+        asked.append(len(rows))
+        return vae.encode(test.numbered(rows).as_float())
+
+    assert analogies.success_rate(vae, Oracle(4), test, trials=30, codes_of=codes_of) == \
+        analogies.success_rate(vae, Oracle(4), test, trials=30)
+    assert asked == [90]  # a, b and c of each trial, asked for once

@@ -145,10 +145,20 @@ def codes_name(name: str, sha256: str, n: int = TEST_SIZE) -> str:
 def stored_codes(name: str, sha256: str, n: int = TEST_SIZE) -> np.ndarray | None:
     """The first ``n`` test images' codes (n, latent_dim) float32 if stored (shipped first, then cached), else None."""
     for folder in (shipped_dir(), cache_root()):
-        if (folder / codes_name(name, sha256, n)).exists():
-            with _numpy_reading:
-                return np.load(folder / codes_name(name, sha256, n), allow_pickle=False)
+        path = folder / codes_name(name, sha256, n)
+        if path.exists():
+            return _remembered_codes(path, path.stat().st_mtime_ns)
     return None
+
+
+@functools.lru_cache(maxsize=16)
+def _remembered_codes(path: Path, mtime_ns: int) -> np.ndarray:
+    """The codes in ``path``, read once per process and shared read-only (every visit to Reconstructions or
+    Interpolation asks for a few rows of them)."""
+    with _numpy_reading:
+        z = np.load(path, allow_pickle=False)
+    z.flags.writeable = False
+    return z
 
 
 def codes(model, name: str, sha256: str, n: int = TEST_SIZE, run=call, progress: Progress | None = None) -> np.ndarray:
@@ -273,7 +283,8 @@ def neighbour_mix(coords: np.ndarray, labels: np.ndarray, k: int = NEIGHBOURS) -
 def precompute(names, methods=tuple(METHODS), out: Path | None = None, device="cpu",
                log: Callable[[str], None] = print) -> list[Path]:
     """Write the projections of every method at its shipped settings (``shipped_settings``) for each usable
-    checkpoint into ``out`` (the shipped folder), and the test images' codes of latents up to ``SHIPPED_CODES_MAX_DIM`` wide.
+    checkpoint into ``out`` (the shipped folder), and the test images' codes of latents up to
+    ``SHIPPED_CODES_MAX_DIM`` wide.
 
     Files of earlier weights of the same checkpoint names are removed, so the folder holds only current ones.
     """

@@ -74,7 +74,7 @@ def sensitivity(model, x: torch.Tensor) -> np.ndarray:
     y = Flow.dequantize(x.to(model.device)).requires_grad_(True)
     with torch.enable_grad():
         if model.kind == "cnf":
-            log_p = model.log_density(y, _probes(y), differentiable=True)
+            log_p = model.log_density(y, model.probes(y, PROBES), differentiable=True)
         else:
             log_p = Flow.log_prob_from(*model(y))
         (grad,) = torch.autograd.grad(-log_p.sum() / (IMAGE_DIM * math.log(2)), y)
@@ -87,12 +87,6 @@ MAPS_ON_REQUEST = ("cnf",)  # kinds whose map takes seconds: the page draws it w
 def cost_map(model, x: torch.Tensor) -> np.ndarray:
     """Where one image's cost sits for ``model`` (28, 28): a VAE's ``pixel_costs``, a flow's ``sensitivity``."""
     return pixel_costs(model, x) if model.kind == "vae" else sensitivity(model, x)
-
-
-def _probes(x: torch.Tensor) -> torch.Tensor:
-    """The continuous flow's divergence probes for ``x``, the ones ``bits_per_dim`` uses."""
-    draws = torch.Generator().manual_seed(0)
-    return (torch.randint(0, 2, (PROBES, *x.shape), generator=draws) * 2 - 1).to(x)
 
 
 @torch.no_grad()

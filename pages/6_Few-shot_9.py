@@ -185,7 +185,7 @@ def transfer(flow_sha: str, classifier_sha: str | None, examples_key: str, steps
     """A private fine-tuned copy of the flow, kept so that resampling it needs no retraining; outside the
     device lock, so other sessions are not blocked for its seconds of training, but in turn with other fine-tunes."""
     bar = st.progress(0.0, text="Fine-tuning a copy of the flow...")
-    with ui.training_turn(lambda place: bar.progress(0.0, text=f"In line to fine-tune: {ordinal(place)} "
+    with ui.training_turn(lambda place: bar.progress(0.0, text=f"In line to fine-tune: {place_in_line(place)} "
                                                                 "(fine-tunes take turns, so that each finishes sooner)...")):
         tuned = fewshot.transfer(_flow, _examples, _ref, steps=steps, classifier=_classifier,
                                  progress=lambda step, bpd: bar.progress(
@@ -195,7 +195,7 @@ def transfer(flow_sha: str, classifier_sha: str | None, examples_key: str, steps
     return tuned
 
 
-def ordinal(place: int) -> str:
+def place_in_line(place: int) -> str:
     return "next" if place == 1 else f"{place - 1} ahead of you"
 
 

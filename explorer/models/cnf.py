@@ -192,9 +192,14 @@ class CNF(GenerativeModel):
         with u from ``generator`` (1/2 without), carried back to t = 0 while the divergence of v is integrated with
         ``probes`` Rademacher probes per image, drawn from ``generator`` (a fixed seed without, so one image always
         gets one number). Unbiased in the divergence, so means over many images are exact up to the solver."""
+        return self.log_density(Flow.dequantize(x, generator), self.probes(x, probes, generator), steps)
+
+    @staticmethod
+    def probes(x: torch.Tensor, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``count`` Rademacher probes (count, *x.shape) for the divergence, from ``generator`` (a fixed seed
+        without one)."""
         draws = generator if generator is not None else torch.Generator().manual_seed(0)
-        eps = (torch.randint(0, 2, (probes, *x.shape), generator=draws) * 2 - 1).to(x)
-        return self.log_density(Flow.dequantize(x, generator), eps, steps)
+        return (torch.randint(0, 2, (count, *x.shape), generator=draws) * 2 - 1).to(x)
 
     def log_density(self, y: torch.Tensor, eps: torch.Tensor, steps: int | None = None,
                     differentiable: bool = False) -> torch.Tensor:

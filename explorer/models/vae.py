@@ -24,9 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import GenerativeModel
+from .flow import IMAGE_DIM
 
 LOG_2PI = math.log(2 * math.pi)
-IMAGE_DIM = 28 * 28
 BOUND_SAMPLES = 128  # posterior draws of the importance-weighted bound an image is scored with
 
 

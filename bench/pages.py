@@ -84,7 +84,7 @@ def reconstructions(step: Steps, models: dict, test, device) -> None:
 
 
 def gan_training(step: Steps) -> None:
-    card = checkpoints.read_card(next(e.name for e in catalogue.entries() if e.kind == "gan"))
+    card = checkpoints.read_card(catalogue.gans()[0])
     history = {k: v.numpy() for k, v in step("GAN_training", "load the GAN's history", checkpoints.load_history,
                                              card).items()}
     grids = history.pop("epoch_grids")

@@ -8,18 +8,17 @@ step here is a step in training; the first steps (compilation, allocation) are l
 from __future__ import annotations
 
 import argparse
+import importlib
 
 from explorer import catalogue, checkpoints
 from explorer.data import load_mnist
 from explorer.device import describe, pick_device
 from explorer.models import MODELS
-from explorer.train import classifier, cnf, flow, gan, vae
+from explorer.train import flow, gan
 from explorer.train.loop import Context, Task, epoch_batches, resident_data
 
 from .timing import once, table
 
-TASKS = {"flow": flow.FlowTask, "cnf": cnf.CNFTask, "vae": vae.VAETask, "gan": gan.GANTask,
-         "classifier": classifier.ClassifierTask}  # by kind
 STEPS, QUICK_STEPS, WARMUP_STEPS = 20, 3, 3
 
 
@@ -49,7 +48,7 @@ def build(name: str, card: dict, ctx: Context) -> Task:
     config = MODELS[card["kind"]][1](**card["config"])
     if card["kind"] == "flow":
         return flow.FlowTask(config, args, ctx, load_mnist("train").seen().as_float(ctx.device)[:512])
-    return TASKS[card["kind"]](config, args, ctx)
+    return importlib.import_module(f"explorer.train.{card['kind']}").TASK(config, args, ctx)
 
 
 def images_per_second(task: Task, ctx: Context, batch_size: int, steps: int) -> float:

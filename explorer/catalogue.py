@@ -57,6 +57,11 @@ def generative(directory: Path | None = None, first: str | None = None) -> list[
     return [e.name for e in sorted(models, key=lambda e: e.kind != first)]
 
 
+def gans(directory: Path | None = None) -> list[str]:
+    """The GANs: the shipped one and any trained beside it, each with the training history its page replays."""
+    return [e.name for e in entries(directory) if e.kind == "gan"]
+
+
 def judge(directory: Path | None = None) -> str | None:
     """The classifier that judges the samples, or None without one."""
     return next((e.name for e in entries(directory) if e.kind == JUDGE_KIND), None)

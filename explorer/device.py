@@ -44,5 +44,5 @@ def serving_layout(model: torch.nn.Module, device: torch.device) -> torch.nn.Mod
 
 def call(fn, *args, **kwargs):
     """Run a model call as it is: the default ``run`` of the lab functions, which the app replaces with its
-    device-locked runner."""
+    runner, which waits for a model-call slot."""
     return fn(*args, **kwargs)

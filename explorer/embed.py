@@ -41,7 +41,7 @@ LESSON_SETTINGS: dict[str, tuple[dict[str, float], ...]] = {"umap": ({"n_neighbo
 SHORT = {"n_neighbors": "nn", "min_dist": "md", "perplexity": "p"}  # settings as they appear in file names
 PCA_DIMS = 50  # codes wider than this go through PCA first: the usual t-SNE/UMAP practice, and much faster
 SHIPPED_CODES_MAX_DIM = 64  # precompute ships codes this narrow (the GAN's: 2.6 MB); the flow's 784-D would be 31 MB
-BATCH_SIZE = 200  # also bounds how long one call holds the device lock (the GAN's optimised encode is the slowest)
+BATCH_SIZE = 200  # also bounds how long one model call takes (the GAN's optimised encode is the slowest)
 NEIGHBOURS = 10  # for the clustering summary of a map
 
 Progress = Callable[[float, str], None]
@@ -117,7 +117,8 @@ def projection(model, name: str, sha256: str, method: str, settings: dict, seed:
                run=call, progress: Progress | None = None) -> Projection:
     """The projection of the first ``n`` test images' codes, from disk or computed (then written to the cache).
 
-    ``run(fn, *args)`` calls the model (the app passes its device lock); ``progress(fraction, text)`` reports.
+    ``run(fn, *args)`` calls the model (the app passes its runner, which takes a model-call slot);
+    ``progress(fraction, text)`` reports.
     """
     found = lookup(name, sha256, method, settings, seed, n)
     if found:
@@ -192,7 +193,7 @@ def decoded(model, name: str, sha256: str, rows: list[int], run=call) -> torch.T
 
 def encode_all(model, images: torch.Tensor, batch_size: int = BATCH_SIZE, run=call,
                progress: Progress | None = None) -> np.ndarray:
-    """Images (N, 1, 28, 28) -> codes (N, latent_dim) float32, in batches so memory and the device lock stay bounded."""
+    """Images (N, 1, 28, 28) -> codes (N, latent_dim) float32, in batches so memory and each model call stay bounded."""
     parts = []
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size].to(model.device)

@@ -7,6 +7,7 @@ frozen weights, and are shared by every session: pages read them, never train, m
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 import torch
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from . import catalogue, checkpoints, data, images, metrics, upload
 from .device import describe, pick_device, serving_layout
@@ -47,15 +49,26 @@ PAD, PEN = 280, 20  # the drawing pad and its pen, in screen pixels: ten times M
 PRESENT = "present"  # the address's key for presenter mode
 PRESENTER_CSS = "<style>html { font-size: 22px; }</style>"  # Streamlit sizes its type in rem
 
-# One model call on the device at a time: many sessions sampling at once queue instead of
-# multiplying GPU memory; on CPU it also keeps torch's thread pool from being oversubscribed.
-device_lock = threading.Lock()
 
-# Fine-tunes train outside the device lock (seconds each, so other sessions' pages are not held up) but take
-# turns, on half the cores: each holds a copy of the flow with its optimiser and activations, so a class
-# fine-tuning at once stays within a bounded memory, the first in the queue finish first, and the other cores
-# keep every other page answering.
+
+def model_call_slots() -> int:
+    """How many model calls run at once: one on an accelerator, where sessions sampling at once queue instead of
+    multiplying its memory; on the CPU one per group of torch's threads, so every core works and none is
+    oversubscribed."""
+    with contextlib.suppress(ValueError):  # a device that is not there: loading a model says so
+        if pick_device().type == "cpu":
+            return max(1, (os.cpu_count() or 1) // torch.get_num_threads())
+    return 1
+
+
+model_calls = threading.BoundedSemaphore(model_call_slots())
+
+# Fine-tunes train outside the model calls' slots (seconds each, so other sessions' pages are not held up) but take
+# turns, on half the cores and behind every page's work (``at_low_priority``): each holds a copy of the flow with
+# its optimiser and activations, so a class fine-tuning at once stays within a bounded memory, the first in the
+# queue finish first, and every other page keeps answering.
 training_slots = threading.BoundedSemaphore(half_the_cores())
+BACKGROUND_NICE = 10  # the operating system's priority of a fine-tune's thread: 0 is a page's, 19 the lowest
 _line: list[object] = []  # the fine-tunes waiting for a slot, in order of arrival
 _line_lock = threading.Lock()
 
@@ -242,16 +255,39 @@ def training_turn(on_wait: Callable[[int], None]):
         training_slots.release()
 
 
+def at_low_priority(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in a thread of its own that the operating system runs behind the pages' threads
+    (``BACKGROUND_NICE``; Linux ranks threads, not only processes), so a fine-tune takes only the CPU time the
+    class leaves over. The thread carries this session's context, so ``fn`` can update the page."""
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        with contextlib.suppress(OSError, AttributeError):  # AttributeError: no setpriority off Unix
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+        try:
+            outcome["value"] = fn(*args, **kwargs)
+        except BaseException as err:  # Streamlit's stop and rerun requests too: raised again in the page's thread
+            outcome["error"] = err
+
+    worker = threading.Thread(target=work, name="low-priority", daemon=True)
+    add_script_run_ctx(worker, get_script_run_ctx())
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def on_device(fn, *args, **kwargs):
-    """Run ``fn`` under the device lock and without autograd (thread-local, so set per call)."""
-    with device_lock, torch.inference_mode():
+    """Run ``fn`` in one of the ``model_calls`` slots and without autograd (thread-local, so set per call)."""
+    with model_calls, torch.inference_mode():
         return fn(*args, **kwargs)
 
 
 def on_device_with_gradients(fn, *args, **kwargs):
-    """Run ``fn`` under the device lock with autograd available, for work that differentiates (likelihoods of the
-    continuous flow, sensitivity maps)."""
-    with device_lock:
+    """Run ``fn`` in one of the ``model_calls`` slots with autograd available, for work that differentiates
+    (likelihoods of the continuous flow, sensitivity maps)."""
+    with model_calls:
         return fn(*args, **kwargs)
 
 

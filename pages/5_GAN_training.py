@@ -47,7 +47,7 @@ stays near 2, neither network wins: the healthy state. A gap that keeps widening
 
 def checkpoint_ui() -> str | None:
     """The GAN checkpoints (the shipped GAN first); None without any."""
-    runs = [e.name for e in catalogue.entries() if e.kind == "gan"]
+    runs = catalogue.gans()
     if not runs:
         return None
     return ui.linked(st.sidebar.selectbox, "Training run", runs, key="run",

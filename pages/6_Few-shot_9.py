@@ -182,13 +182,14 @@ def reference(classifier_sha: str | None, flow_sha: str | None, _nines, _classif
 @st.cache_resource(max_entries=32, show_spinner=False)  # one a student: resampling needs no new fine-tune
 def transfer(flow_sha: str, classifier_sha: str | None, examples_key: str, steps: int, _flow, _classifier, _examples,
              _ref) -> fewshot.Transfer:
-    """A private fine-tuned copy of the flow, kept so that resampling it needs no retraining; outside the
-    device lock, so other sessions are not blocked for its seconds of training, but in turn with other fine-tunes."""
+    """A private fine-tuned copy of the flow, kept so that resampling it needs no retraining; trained in turn with
+    other fine-tunes, outside the model-call slots and behind every page's work, so other sessions are not held up
+    by its seconds of training."""
     bar = st.progress(0.0, text="Fine-tuning a copy of the flow...")
     with ui.training_turn(lambda place: bar.progress(0.0, text=f"In line to fine-tune: {place_in_line(place)} "
                                                                 "(fine-tunes take turns, so that each finishes sooner)...")):
-        tuned = fewshot.transfer(_flow, _examples, _ref, steps=steps, classifier=_classifier,
-                                 progress=lambda step, bpd: bar.progress(
+        tuned = ui.at_low_priority(fewshot.transfer, _flow, _examples, _ref, steps=steps, classifier=_classifier,
+                                   progress=lambda step, bpd: bar.progress(
             step / steps, text=f"Fine-tuning: step {step}/{steps}, {bpd:.3f} bits/dim on the examples"))
     bar.progress(1.0, text=f"Fine-tuned a copy of the flow for {steps} steps on the {len(_examples)} examples "
                            f"(training noise seed {fewshot.FINETUNE_SEED}).")

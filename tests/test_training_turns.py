@@ -1,8 +1,12 @@
 """Fine-tunes in the app take turns for a training slot, first come first served, and a user who waits is told
-their place in line as it changes."""
+their place in line as it changes; they train behind the pages' work, and the pages' model calls use every core."""
 
+import os
 import threading
 import time
+
+import pytest
+import torch
 
 from explorer import ui
 
@@ -74,3 +78,31 @@ def test_the_line_moves_in_order_of_arrival_and_each_waiter_sees_its_place(monke
         seen = places[name]
         assert seen[0] == first_place and seen[-1] == 1 and seen == sorted(seen, reverse=True)
     assert ui.training_slots.acquire(blocking=False)
+
+
+def test_a_fine_tune_runs_behind_the_pages_and_hands_back_its_result():
+    def work(x, *, y):
+        return x + y, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), threading.get_ident()
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    value, nice, thread = ui.at_low_priority(work, 1, y=2)
+    assert value == 3 and thread != threading.get_ident()
+    assert nice == max(before, min(19, ui.BACKGROUND_NICE))  # the OS never raises a thread above where it was
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before  # the page's thread is untouched
+
+
+def test_a_failed_low_priority_run_raises_in_the_callers_thread():
+    def diverge():
+        raise FloatingPointError("bits/dim is nan")
+
+    with pytest.raises(FloatingPointError, match="nan"):
+        ui.at_low_priority(diverge)
+
+
+def test_model_calls_use_every_core_on_the_cpu(monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_DEVICE", "cpu")
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert ui.model_call_slots() == 4
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert ui.model_call_slots() == 2

@@ -58,6 +58,9 @@ class ClassifierTask(Task):
         return {"test_accuracy": round((predicted == test_y).float().mean().item(), 5)}
 
 
+TASK = ClassifierTask  # this kind's trainer, for tools that drive any kind's training step
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m explorer train classifier", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

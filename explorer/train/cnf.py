@@ -79,6 +79,9 @@ def matching_loss(model: CNF, images: torch.Tensor, seed: int = 0, batch_size: i
     return total / len(images)
 
 
+TASK = CNFTask  # this kind's trainer, for tools that drive any kind's training step
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m explorer train cnf", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

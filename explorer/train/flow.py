@@ -49,6 +49,9 @@ class FlowTask(Task):
 
 
 
+TASK = FlowTask  # this kind's trainer, for tools that drive any kind's training step
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m explorer train flow", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -189,6 +189,9 @@ class GANTask(Task):
         return {k: round(v, 5) for k, v in metrics.items()}
 
 
+TASK = GANTask  # this kind's trainer, for tools that drive any kind's training step
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m explorer train gan", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -50,6 +50,9 @@ class VAETask(Task):
         return {"test_neg_elbo_nats_digits_0_8": round(vae_negative_elbo(self.model, binarize(test_x, seed=0)), 3)}
 
 
+TASK = VAETask  # this kind's trainer, for tools that drive any kind's training step
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m explorer train vae", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -8,11 +8,16 @@ Home says every model's weights in memory are unchanged since loading, and the s
 round is within 10% of its level after the first (warm) round, each read once the class is quiet and the server
 has had time to give freed memory back (``explorer.serve.TIDY_SECONDS``). Prints p50 and p95 of each page's open
 and update times and writes them to artifacts/load.txt. ``LOAD_USERS=30 ./test.sh tests/load`` is a bigger class.
+
+Users act as fast as the server answers unless ``LOAD_THINK`` gives the seconds a student spends looking at what a
+page showed before the next action (each pause drawn from 0.5 to 1.5 times it, so the class drifts out of step):
+0 is a stress test, a class that never reads; a class that reads puts far less load on the server at once.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 
@@ -25,6 +30,7 @@ from explorer.serve import TIDY_SECONDS
 
 USERS = int(os.environ.get("LOAD_USERS", 20))
 ROUNDS = int(os.environ.get("LOAD_ROUNDS", 3))
+THINK = float(os.environ.get("LOAD_THINK", 0))
 MODELS = catalogue.generative()
 FEWSHOT = "methods=Pixel+Gaussian+(baseline)&methods=Flow+latent+Gaussian&methods=Fine-tuned+flow&steps=20"
 
@@ -78,20 +84,24 @@ class Classroom:
         self.memory.append(rss_mib(self.pid))
 
     def user(self, number: int) -> None:
+        pause = random.Random(number)
         try:
             with Session(self.url) as session:  # one browser tab per user, kept open through every round
                 for round_ in range(ROUNDS):
                     for page, path, link, change in visits(number, round_):
-                        self.visit(session, page, path, link, change, f"user {number} round {round_}")
+                        self.visit(session, page, path, link, change, f"user {number} round {round_}",
+                                   think=lambda: time.sleep(THINK * pause.uniform(0.5, 1.5)))
                     self.round_end.wait(timeout=3600)
         except Exception as err:  # a failed user releases the others' barrier instead of hanging them
             with self.lock:
                 self.failures.append(f"user {number}: {type(err).__name__}: {err}")
             self.round_end.abort()
 
-    def visit(self, session: Session, page: str, path: str, link: str, change, who: str) -> None:
+    def visit(self, session: Session, page: str, path: str, link: str, change, who: str, think) -> None:
         opened = session.open(path, link)
+        think()
         updated = session.set(*change)
+        think()
         with self.lock:
             self.times.setdefault((page, "open, novel fine-tune" if page in NOVEL_FINE_TUNE else "open"),
                                   []).append(opened.seconds)
@@ -108,7 +118,7 @@ class Classroom:
         rows = [[page, what, len(t), f"{percentile(t, 50):.2f}", f"{percentile(t, 95):.2f}"]
                 for (page, what), t in sorted(self.times.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
         memory, busy = (", ".join(f"{m:.0f}" for m in values) for values in (self.memory, self.busy_memory))
-        return (f"{USERS} users x {ROUNDS} rounds; server memory at each round's end (MiB): {memory} "
+        return (f"{USERS} users x {ROUNDS} rounds, {THINK:g} s to look at each page's answer; server memory at each round's end (MiB): {memory} "
                 f"(when the last user was done: {busy})\n\n"
                 + table(["page", "what", "n", "p50 s", "p95 s"], rows))
 

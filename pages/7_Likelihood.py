@@ -158,7 +158,7 @@ with left:
     st.markdown(f"As a PNG file: **{likelihood.png_size(picture)} bytes** (the usual way to store it)")
 with right:
     table = readings_table(models, picture, key, measures)
-    st.table(table)
+    st.table(table.rename(columns={n: f"{n} (bound)" for n, c in models.items() if c.card["kind"] == "vae"}))
     st.caption("**Bits/dim**: the negative log-likelihood per pixel, in bits (lower = more likely). **More likely "
                f"than**: the share of the first {likelihood.REFERENCE_IMAGES:,} test digits (all ten) with higher "
                "bits/dim. **Coded size**: likelihood is compression: an arithmetic coder driven by the model stores "

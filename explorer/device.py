@@ -39,7 +39,13 @@ def serving_layout(model: torch.nn.Module, device: torch.device) -> torch.nn.Mod
     """``model`` laid out for serving on ``device``: channels-last weights on the CPU, where oneDNN runs the
     convolutions faster in that layout (the results agree to float rounding). Unchanged on other devices, where
     the gain is not established."""
-    return model.to(memory_format=torch.channels_last) if device.type == "cpu" else model
+    return model.to(memory_format=torch.channels_last) if serves_channels_last(model, device) else model
+
+
+def serves_channels_last(model: torch.nn.Module, device: torch.device) -> bool:
+    """Whether ``serving_layout`` makes ``model`` channels-last on ``device``: on a CPU, unless the model says that
+    layout slows it (``channels_last_on_cpu``; ``python -m bench models`` times both)."""
+    return device.type == "cpu" and model.channels_last_on_cpu
 
 
 def call(fn, *args, **kwargs):

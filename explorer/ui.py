@@ -50,7 +50,6 @@ PRESENT = "present"  # the address's key for presenter mode
 PRESENTER_CSS = "<style>html { font-size: 22px; }</style>"  # Streamlit sizes its type in rem
 
 
-
 def model_call_slots() -> int:
     """How many model calls run at once: one on an accelerator, where sessions sampling at once queue instead of
     multiplying its memory; on the CPU one per group of torch's threads, so every core works and none is

@@ -3,6 +3,7 @@ import torch
 
 from explorer.device import DEVICE_ENV, describe, pick_device, serving_layout
 from explorer.models.classifier import Classifier, ClassifierConfig
+from explorer.models.cnf import CNF, CNFConfig
 
 
 def test_auto_picks_the_best_present():
@@ -34,3 +35,9 @@ def test_served_on_the_cpu_the_weights_are_channels_last_and_the_outputs_the_sam
         serving_layout(model, torch.device("cpu"))
         assert model.body[0][0].weight.is_contiguous(memory_format=torch.channels_last)
         assert torch.allclose(model(x), before, atol=1e-5)
+
+
+def test_a_model_that_runs_slower_channels_last_keeps_its_layout():
+    model = CNF(CNFConfig(channels=8, blocks=1)).eval()
+    serving_layout(model, torch.device("cpu"))
+    assert all(p.is_contiguous() for p in model.parameters())

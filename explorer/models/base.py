@@ -23,6 +23,7 @@ class GenerativeModel(nn.Module):
     kind: str
     latent_dim: int
     inversion: Inversion
+    channels_last_on_cpu = True  # served in oneDNN's channels-last layout on a CPU (``device.serving_layout``)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images (N, 1, 28, 28) in [0, 1] -> latent codes (N, latent_dim)."""

@@ -35,6 +35,7 @@ class Classifier(nn.Module):
     """Images (N, 1, 28, 28) in [0, 1] -> logits over the digits 0-9 (N, 10)."""
 
     kind = "classifier"
+    channels_last_on_cpu = True  # served in oneDNN's channels-last layout on a CPU (``device.serving_layout``)
 
     def __init__(self, config: ClassifierConfig):
         super().__init__()

@@ -118,7 +118,8 @@ class Classroom:
         rows = [[page, what, len(t), f"{percentile(t, 50):.2f}", f"{percentile(t, 95):.2f}"]
                 for (page, what), t in sorted(self.times.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
         memory, busy = (", ".join(f"{m:.0f}" for m in values) for values in (self.memory, self.busy_memory))
-        return (f"{USERS} users x {ROUNDS} rounds, {THINK:g} s to look at each page's answer; server memory at each round's end (MiB): {memory} "
+        return (f"{USERS} users x {ROUNDS} rounds, {THINK:g} s to look at each page's answer; "
+                f"server memory at each round's end (MiB): {memory} "
                 f"(when the last user was done: {busy})\n\n"
                 + table(["page", "what", "n", "p50 s", "p95 s"], rows))
 

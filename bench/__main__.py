@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from explorer.device import cpu
+
 BENCHMARKS = ("models", "pages", "embeddings", "training", "flow_designs", "cnf_designs", "cnf_steps", "likelihood", "finetune",
               "latency", "server", "floor")
 
@@ -48,7 +50,7 @@ def machine() -> str:
     """The hardware and software a number was measured on."""
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
     threads = os.environ.get("OMP_NUM_THREADS", "unset")
-    return (f"{platform.machine()}, {os.cpu_count()} CPU cores{gpu}; OMP_NUM_THREADS={threads}; "
+    return (f"{cpu()}, {os.cpu_count()} CPU cores{gpu}; OMP_NUM_THREADS={threads}; "
             f"Python {platform.python_version()}, torch {torch.__version__}; "
             f"load average {os.getloadavg()[0]:.1f} as it finished (0 is an idle machine)")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import platform
+from pathlib import Path
 
 import torch
 
@@ -33,6 +35,24 @@ def describe(device: torch.device) -> str:
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} threads)"
     return device.type
+
+
+def cpu() -> str:
+    """The processor, as a results file should name it: its model and the widest vector instructions torch uses
+    (on Linux, e.g. 'Intel(R) Xeon(R) Platinum 8488C, AVX512'), since bf16 and layout speeds depend on both."""
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+             if line.startswith("model name")] if cpuinfo.exists() else []
+    return f"{names[0] if names else platform.processor() or platform.machine()}, {torch.backends.cpu.get_cpu_capability()}"
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """Whether ``device`` runs bfloat16 natively: CUDA with bf16 support, or a CPU whose instructions oneDNN uses
+    for it (AVX-512 or AMX). Elsewhere, on an AVX2-only CPU for one, torch emulates bf16 many times slower than
+    float32, so callers keep float32 there."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def serving_layout(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:

@@ -173,9 +173,13 @@ class TunedFlow(GenerativeModel):
     latent_dim = IMAGE_DIM
     inversion = "exact"
 
-    def __init__(self, flow: Flow):
+    def __init__(self, flow: Flow, frozen: tuple[str, ...] = ()):
+        """A copy of ``flow`` whose ``frozen`` children (names of ``Flow``'s) are shared with it, not copied, where
+        they are frozen already (a loaded checkpoint's are): a class's cached fine-tunes keep one copy of them."""
         super().__init__()
-        self.flow = copy.deepcopy(flow)
+        shared = [module for name, module in flow.named_children()
+                  if name in frozen and not module.training and not any(p.requires_grad for p in module.parameters())]
+        self.flow = copy.deepcopy(flow, memo={id(module): module for module in shared})
         self.shift = torch.nn.Parameter(torch.zeros(IMAGE_DIM, device=flow.device))
         self.log_scale = torch.nn.Parameter(torch.zeros(IMAGE_DIM, device=flow.device))
 
@@ -215,7 +219,7 @@ def finetune(flow: Flow, examples: torch.Tensor, *, steps: int = 60, lr: float =
     after each step in ``watch_at`` (0 is before training). The shared model is only read.
     """
     with torch.inference_mode(False), torch.enable_grad():
-        tuned = TunedFlow(flow)
+        tuned = TunedFlow(flow, frozen)
         for name, module in tuned.flow.named_children():
             module.requires_grad_(name not in frozen)
         steps_trained = [p for p in tuned.flow.parameters() if p.requires_grad]
@@ -237,6 +241,7 @@ def finetune(flow: Flow, examples: torch.Tensor, *, steps: int = 60, lr: float =
                 progress(step + 1, loss.item())
             if watch is not None and step + 1 in watch_at:
                 watch(step + 1, tuned)
+        optimizer.zero_grad(set_to_none=True)  # a kept copy holds its weights, not its last gradients
     return tuned.eval().requires_grad_(False)
 
 

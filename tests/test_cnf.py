@@ -6,6 +6,7 @@ import torch
 
 from explorer import checkpoints
 from explorer.data import load_mnist
+from explorer.models import cnf as cnf_module
 from explorer.models.cnf import CNF, CNFConfig
 from explorer.train import cnf as train_cnf
 from model_checks import check_generative_model
@@ -33,14 +34,23 @@ def test_cnf_meets_the_model_interface(cnf, digits, tmp_path):
     assert cnf.inversion == "ode" and cnf.latent_dim == 784
 
 
-def test_round_trip_error_falls_as_solver_steps_grow(cnf, digits):
+def test_round_trip_error_falls_as_solver_steps_grow(cnf, digits, monkeypatch):
     exact = copy.deepcopy(cnf)
     exact.config.bf16_solver = False  # the solver's own error, without bfloat16's rounding
     assert not torch.allclose(exact.encode(digits).view_as(digits), CNF.to_data(digits), atol=1e-2)  # the field moves
     errors = [(exact.decode(exact.encode(digits, steps), steps) - digits).abs().mean().item() for steps in (1, 2, 8)]
     assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-4
+    monkeypatch.setattr(cnf_module, "fast_bf16", lambda device: True)  # as on a CPU with bf16 instructions
     in_bf16 = (cnf.decode(cnf.encode(digits, 8), 8) - digits).abs().mean().item()
     assert errors[2] < in_bf16 < 2e-3  # bfloat16 costs a little exactness, well within the round trip's bar
+
+
+def test_without_native_bf16_the_solver_stays_in_float32(cnf, digits, monkeypatch):
+    """Emulated bf16 runs the field many times slower than float32 (an AVX2-only CPU), so it is not used there."""
+    exact = copy.deepcopy(cnf)
+    exact.config.bf16_solver = False
+    monkeypatch.setattr(cnf_module, "fast_bf16", lambda device: False)
+    assert torch.equal(cnf.decode(cnf.sample_latent(4, generator=0)), exact.decode(exact.sample_latent(4, generator=0)))
 
 
 def test_path_runs_from_the_code_to_the_decoded_image(cnf):

@@ -7,6 +7,7 @@ import torch
 
 from explorer import checkpoints
 from explorer.train import flow as train_flow
+from explorer.train import loop
 from explorer.train.loop import _unwrap, make_context
 from explorer.train.schedules import warmup_cosine
 
@@ -22,6 +23,16 @@ def test_compile_option_compiles_what_the_step_calls_and_leaves_the_module_plain
     compiled = context(compile=True).wrap(module)
     assert isinstance(compiled, torch._dynamo.eval_frame.OptimizedModule) and _unwrap(compiled) is module
     assert context().wrap(module) is module
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_amp_autocasts_only_where_bf16_is_native(native, monkeypatch, capsys):
+    monkeypatch.setattr(loop, "fast_bf16", lambda device: native)
+    ctx = context(amp=True)
+    assert ctx.amp is native and ("training in float32" in capsys.readouterr().out) is not native
+    with ctx.autocast():
+        assert torch.is_autocast_enabled("cpu") is native
+    assert ("bfloat16 autocast" in loop.hardware(ctx)) is native
 
 
 def test_new_cycle_warms_up_again_where_a_finished_run_is_trained_further(tmp_path):

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..device import fast_bf16
 from .base import GenerativeModel
 from .flow import IMAGE_DIM, Flow, squeeze, unsqueeze
 
@@ -37,9 +38,9 @@ class CNFConfig:
     channels: int = 32  # U-Net width at 14 x 14; twice this at 7 x 7
     blocks: int = 2  # residual blocks per resolution, on the way down and on the way up
     steps: int = 8  # Runge-Kutta steps of encode and decode (four network calls each)
-    # The field in bfloat16 while encode and decode solve (on CPUs and CUDA; the state and the likelihood stay
-    # float32): about twice as fast on a CPU with bf16 instructions, with the same sample quality and a round trip
-    # well within its bar (bench/results/cnf_steps.md measures both).
+    # The field in bfloat16 while encode and decode solve, where the device runs bf16 natively (the state and the
+    # likelihood stay float32): about twice as fast on a CPU with bf16 instructions, with the same sample quality
+    # and a round trip well within its bar (bench/results/cnf_steps.md measures both).
     bf16_solver: bool = True
 
 
@@ -154,7 +155,7 @@ class CNF(GenerativeModel):
         times = [start + (end - start) * i / steps for i in range(steps + 1)]
         field = lambda state, t: (self.velocity(state[0], torch.full((len(state[0]),), t, device=x.device,  # noqa: E731
                                                                      dtype=x.dtype)),)
-        half = self.config.bf16_solver and x.device.type in ("cpu", "cuda")
+        half = self.config.bf16_solver and fast_bf16(x.device)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=half):
             return runge_kutta((x,), times, field)[0].float()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import sys
 import time
@@ -24,7 +23,7 @@ from tqdm import tqdm
 
 from .. import checkpoints
 from ..data import SEEN_DIGITS, load_mnist
-from ..device import describe, pick_device
+from ..device import cpu, describe, fast_bf16, pick_device
 
 DRY_RUN_IMAGES = 256
 
@@ -104,7 +103,7 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int, batch_size:
     parser.add_argument("--new-cycle", action="store_true",
                         help="train a finished run further: resume, then warm up and decay the learning rate again "
                              "over the steps up to --epochs (schedules that support it: the flows')")
-    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA, or a CPU with bf16 instructions)")
+    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast where the device runs it natively (float32 elsewhere)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the training modules")
     parser.add_argument("--dry-run", action="store_true", help="tiny data, a few steps, seconds; writes to --out")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many steps (dry runs)")
@@ -148,7 +147,11 @@ def make_context(args: argparse.Namespace) -> Context:
     if device.type == "cpu":
         torch.set_flush_denormal(True)
     torch.manual_seed(args.seed)
-    return Context(device=device, rank=rank, world_size=world_size, amp=args.amp, compile=args.compile)
+    amp = args.amp and fast_bf16(device)
+    if args.amp and not amp and rank == 0:
+        print(f"--amp: {describe(device)} has no native bfloat16 (emulated, it is many times slower); "
+              "training in float32")
+    return Context(device=device, rank=rank, world_size=world_size, amp=amp, compile=args.compile)
 
 
 def resident_data(classes, device: torch.device, dry_run: bool):
@@ -170,7 +173,8 @@ def hardware(ctx: Context) -> str:
     where = describe(ctx.device)
     if ctx.world_size > 1:
         where = f"{ctx.world_size} x {where}"
-    return f"{where}; {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores; torch {torch.__version__}"
+    precision = "bfloat16 autocast" if ctx.amp else "float32"
+    return f"{where}; {cpu()}, {os.cpu_count()} CPU cores; {precision}; torch {torch.__version__}"
 
 
 def fit(task: Task, args: argparse.Namespace, ctx: Context, command: str | None = None) -> Path | None:

@@ -42,7 +42,7 @@ def visits(user: int, round_: int) -> list[tuple[str, str, str, object]]:
         ("Interpolation", "Interpolation", f"model={model}&random=true&image-seed={seed}",
          ("Steps from start to end", 11 + (user + round_) % 8)),  # never 20: Few-shot's steps=20 can carry over
         ("Samples", "Samples", f"model={model}&seed={seed}", ("Temperature", round(0.05 * ((user + round_) % 20), 2))),
-        ("Embeddings", "Embeddings", f"model={model}", ("Projection", ("PCA", "t-SNE")[round_ % 2])),
+        ("Embeddings", "Embeddings", f"model={model}", ("Projection", ("PCA", "t-SNE")[(user + round_) % 2])),
         ("Reconstructions", "Reconstructions", f"seed={seed}", ("Images per digit", 5 + (user + round_) % 8)),
         ("GAN training", "GAN_training", "", ("Epoch", 1 + (user + round_) % 10)),
         # new examples: a novel fine-tune on opening (it shows its place in line); then a resample, which is not

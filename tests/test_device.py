@@ -3,6 +3,7 @@ import torch
 
 from explorer.device import DEVICE_ENV, describe, pick_device, serving_layout
 from explorer.models.classifier import Classifier, ClassifierConfig
+from explorer.models import cnf as cnf_module
 from explorer.models.cnf import CNF, CNFConfig
 
 
@@ -37,7 +38,11 @@ def test_served_on_the_cpu_the_weights_are_channels_last_and_the_outputs_the_sam
         assert torch.allclose(model(x), before, atol=1e-5)
 
 
-def test_a_model_that_runs_slower_channels_last_keeps_its_layout():
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_the_continuous_flow_is_channels_last_only_where_it_solves_in_float32(native_bf16, monkeypatch):
+    monkeypatch.setattr(cnf_module, "fast_bf16", lambda device: native_bf16)
     model = CNF(CNFConfig(channels=8, blocks=1)).eval()
     serving_layout(model, torch.device("cpu"))
-    assert all(p.is_contiguous() for p in model.parameters())
+    weight = model.velocity.inp.weight
+    assert weight.is_contiguous() is native_bf16  # its bf16 group norms run at half the speed channels-last
+    assert weight.is_contiguous(memory_format=torch.channels_last) is not native_bf16

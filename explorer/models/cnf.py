@@ -126,12 +126,17 @@ class CNF(GenerativeModel):
     kind = "cnf"
     latent_dim = IMAGE_DIM
     inversion = "ode"
-    channels_last_on_cpu = False  # its group norms in bfloat16 run at half the speed in that layout (bench models)
 
     def __init__(self, config: CNFConfig):
         super().__init__()
         self.config = config
         self.velocity = VelocityField(config)
+
+    @property
+    def channels_last_on_cpu(self) -> bool:
+        """Its group norms in bfloat16 run at half the speed channels-last; in float32 that layout is the faster
+        one (``python -m bench models`` times both)."""
+        return not (self.config.bf16_solver and fast_bf16(torch.device("cpu")))
 
     # -- training ----------------------------------------------------------------------------------
 

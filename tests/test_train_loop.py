@@ -68,6 +68,8 @@ def test_a_committed_checkpoint_is_trained_further_without_its_snapshot(tmp_path
     assert card["steps"] == 6 and card["train_time_s"] >= first.card["train_time_s"]
     assert len(lr) == 6 and lr[3] == pytest.approx(lr[0])  # its history carried on, in a new cycle
     assert card["weights_sha256"] != first.sha256
+    recipe = "python -m explorer train flow --steps-per-level 2 --hidden-channels 16 --batch-size 8 --epochs 1"
+    assert card["command"] == f"{recipe} --steps 3 && {recipe} --steps 6 --continue-checkpoint"  # every run, no paths
 
 
 @pytest.mark.parametrize("kind", ["cnf", "gan"])

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.classifier import Classifier, ClassifierConfig
-from .loop import Context, Task, add_common_args, fit, make_context, set_learning_rate
+from .loop import Context, Task, add_common_args, fit, make_context, parse, set_learning_rate
 from .schedules import cosine
 
 MAX_ROTATION_DEG, MAX_SCALE_CHANGE, MAX_SHIFT_PX = 10.0, 0.1, 2.0
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hidden", type=int, default=defaults.hidden)
     parser.add_argument("--dropout", type=float, default=defaults.dropout)
     add_common_args(parser, epochs=5, batch_size=128, lr=2e-3)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if args.dry_run:
         args.channels, args.hidden, args.steps = [8, 16], 32, args.steps or 30
     config = ClassifierConfig(channels=tuple(args.channels), hidden=args.hidden, dropout=args.dropout)

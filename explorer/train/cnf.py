@@ -18,7 +18,7 @@ from ..data import HELD_OUT_DIGIT, load_mnist
 from ..metrics import mean_bits_per_dim
 from ..models.cnf import CNF, CNFConfig
 from ..models.flow import Flow
-from .loop import Context, Task, add_common_args, fit, make_context, set_learning_rate, update_average
+from .loop import Context, Task, add_common_args, fit, make_context, parse, set_learning_rate, update_average
 from .schedules import warmup_cosine
 
 WARMUP_STEPS = 500
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="Runge-Kutta steps of encode and decode, stored in the config (changeable later)")
     parser.add_argument("--ema", type=float, default=0.999, help="decay of the weight average that ships")
     add_common_args(parser, epochs=20, batch_size=128, lr=1e-3)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if args.dry_run:
         args.channels, args.blocks, args.solver_steps, args.steps = 8, 1, 2, args.steps or 30
     config = CNFConfig(channels=args.channels, blocks=args.blocks, steps=args.solver_steps)

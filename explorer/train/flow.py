@@ -13,7 +13,7 @@ import torch
 from ..data import HELD_OUT_DIGIT, load_mnist
 from ..metrics import mean_bits_per_dim
 from ..models.flow import IMAGE_DIM, Flow, FlowConfig
-from .loop import Context, Task, add_common_args, fit, make_context, set_learning_rate
+from .loop import Context, Task, add_common_args, fit, make_context, parse, set_learning_rate
 from .schedules import warmup_cosine
 
 WARMUP_STEPS = 500
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--coupling", choices=("plain", "gated"), default=defaults.coupling)
     parser.add_argument("--blocks", type=int, default=defaults.blocks)
     add_common_args(parser, epochs=30, batch_size=64, lr=1e-3)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if args.dry_run:
         args.steps_per_level, args.hidden_channels, args.steps = 2, 16, args.steps or 30
     config = FlowConfig(steps_per_level=args.steps_per_level, hidden_channels=args.hidden_channels, alpha=args.alpha,

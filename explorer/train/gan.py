@@ -34,7 +34,7 @@ from torch import nn
 
 from ..data import load_mnist
 from ..models.gan import GAN, LOSSES, GANConfig
-from .loop import Context, Task, add_common_args, fit, make_context, set_learning_rate, update_average
+from .loop import Context, Task, add_common_args, fit, make_context, parse, set_learning_rate, update_average
 from .schedules import hold_then_linear
 
 GRID_SIZE = 64
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--decay-from", type=int, default=None, metavar="EPOCH",
                         help="hold the learning rates until this epoch, then take them linearly to zero at the last step")
     add_common_args(parser, epochs=20, batch_size=64, lr=None)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     default_lr, args.betas = OPTIMIZER_DEFAULTS[args.loss]
     args.lr = args.lr or default_lr
     args.n_critic = args.n_critic or (5 if args.loss == "wgan-gp" else 1)

@@ -26,6 +26,7 @@ from ..data import SEEN_DIGITS, load_mnist
 from ..device import cpu, describe, fast_bf16, pick_device
 
 DRY_RUN_IMAGES = 256
+PLACES = ("--out", "--runs", "--snapshot-minutes")  # options that change where files go, never the weights
 
 
 @dataclass
@@ -177,7 +178,7 @@ def hardware(ctx: Context) -> str:
     return f"{where}; {cpu()}, {os.cpu_count()} CPU cores; {precision}; torch {torch.__version__}"
 
 
-def fit(task: Task, args: argparse.Namespace, ctx: Context, command: str | None = None) -> Path | None:
+def fit(task: Task, args: argparse.Namespace, ctx: Context) -> Path | None:
     """Train ``task`` for ``args.epochs`` (resuming from its snapshot), then write its checkpoint on rank 0."""
     name = args.name or task.name
     train_x, train_y, test_x, test_y = resident_data(task.classes, ctx.device, args.dry_run)
@@ -244,14 +245,32 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context, command: str | None 
         "steps": state["step"],
         "batch_size": args.batch_size,
         "train_time_s": round(time.time() - started, 1),
-        "hardware": hardware(ctx),
+        "hardware": _hardware_so_far(state.get("earlier_hardware"), hardware(ctx)),
         "metrics": metrics,
-        "command": command or "python -m explorer " + shlex.join(sys.argv[1:]),
+        "command": " && ".join(filter(None, [state.get("earlier_command"), args.command])),
         "data": f"MNIST training split, digits {', '.join(map(str, task.classes))}" + (" (dry run subset)" if args.dry_run else ""),
     }
     history = {k: torch.tensor(v, dtype=torch.float32) for k, v in task.history.items()}
     history.update(task.artifacts)
     return checkpoints.save(model, card, name, args.out, history=history or None)
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse a trainer's arguments; ``args.command`` is the recipe for its card: the command without the options
+    that only say where files go."""
+    args = parser.parse_args(argv)
+    words, kept = sys.argv[1:] if argv is None else argv, []
+    for i, word in enumerate(words):
+        if word.split("=")[0] in PLACES or (i and words[i - 1] in PLACES):
+            continue
+        kept.append(word)
+    args.command = " ".join([parser.prog, *map(shlex.quote, kept)])
+    return args
+
+
+def _hardware_so_far(earlier: str | None, this: str) -> str:
+    """Where the weights were trained: the earlier runs' hardware (a continued checkpoint's), then this run's."""
+    return this if earlier in (None, this) else f"{earlier} · then {this}"
 
 
 def _store(task: Task, path: Path, state: dict) -> None:
@@ -277,14 +296,16 @@ def _restore(task: Task, path: Path, device: torch.device) -> dict:
 
 
 def _continue(task: Task, name: str, directory: Path | None, device: torch.device) -> dict:
-    """Load checkpoint ``name``'s weights into ``task`` and its history; the state where its training stopped."""
+    """Load checkpoint ``name``'s weights into ``task`` and its history; the state where its training stopped, with
+    the runs that led there, so the new card names every run."""
     ckpt = checkpoints.load(name, directory, device)
     task.adopt(ckpt.model)
     saved = checkpoints.load_history(ckpt.card, directory)
     task.history = {k: v.tolist() for k, v in saved.items() if v.dim() == 1}
     task.artifacts = {k: v for k, v in saved.items() if v.dim() > 1}
     card = ckpt.card
-    return {"epoch": card["epochs"], "step": card["steps"], "elapsed": card["train_time_s"]}
+    return {"epoch": card["epochs"], "step": card["steps"], "elapsed": card["train_time_s"],
+            "earlier_command": card["command"], "earlier_hardware": card["hardware"]}
 
 
 def _unwrap(module: nn.Module) -> nn.Module:

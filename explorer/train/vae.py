@@ -16,7 +16,7 @@ import torch
 
 from ..metrics import binarize, vae_negative_elbo
 from ..models.vae import VAE, VAEConfig
-from .loop import Context, Task, add_common_args, fit, make_context, set_learning_rate
+from .loop import Context, Task, add_common_args, fit, make_context, parse, set_learning_rate
 from .schedules import cosine, linear_warmup
 
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup-epochs", type=int, default=defaults.warmup_epochs,
                         help="ramp beta linearly from 0 over this many epochs")
     add_common_args(parser, epochs=12, batch_size=128, lr=1.5e-3)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if args.dry_run:
         args.channels, args.hidden, args.steps = [8, 16], 32, args.steps or 30
     config = VAEConfig(latent_dim=args.latent_dim, channels=tuple(args.channels), hidden=args.hidden,

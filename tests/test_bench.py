@@ -43,3 +43,12 @@ def test_quick_runs_measure_every_checkpoint_of_the_kinds_they_time(name, checkp
     kinds = {"training": catalogue.ORDER, "likelihood": catalogue.LIKELIHOOD_KINDS}[name]
     measured = [e.name for e in catalogue.entries() if e.kind in kinds]
     assert all(f"| {model} " in report for model in measured)
+
+
+def test_the_fine_tune_benchmark_times_a_prior_only_fine_tune_once_not_once_per_flow_rate(checkpoint_env):
+    from bench import finetune
+
+    report = finetune.run(quick=True)
+    prior_only = [line for line in report.splitlines() if line.startswith("| the whole flow")]
+    assert len(prior_only) == 2 and all(line.split("|")[2].strip() == "-" for line in prior_only)  # steps 0 and 20
+    assert sum(line.startswith("| nothing") for line in report.splitlines()) == 2 * 2  # two rates, two steps

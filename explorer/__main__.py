@@ -1,5 +1,4 @@
-"""Command line: ``python -m explorer {serve,train,sample,evaluate,fewshot,embed,cards,data} ...``; each verb has its own
-``--help``."""
+"""Command line: ``python -m explorer VERB ...``; ``--help`` lists the verbs, and each verb has its own ``--help``."""
 
 from __future__ import annotations
 

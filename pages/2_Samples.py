@@ -30,9 +30,9 @@ def solver_ui(model) -> dict:
     """For a model that decodes by solving an ODE, the number of solver steps; other models decode in one pass."""
     if model.inversion != "ode":
         return {}
-    steps = ui.linked(st.sidebar.select_slider, "Solver steps", SOLVER_STEPS, value=model.config.steps, key="steps",
-                      help="Runge-Kutta steps from the code at t = 0 to the digit at t = 1, four network calls each: "
-                           "fewer is faster and rougher.")
+    steps = ui.linked(st.sidebar.select_slider, "Solver steps", SOLVER_STEPS, value=model.config.steps,
+                      key="solver-steps", help="Runge-Kutta steps from the code at t = 0 to the digit at t = 1, "
+                                               "four network calls each: fewer is faster and rougher.")
     return {"steps": steps}
 
 

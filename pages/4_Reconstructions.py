@@ -27,7 +27,7 @@ def examples_ui() -> tuple[list[int], int, str, int]:
     per_digit = ui.linked(st.sidebar.slider, "Images per digit", 1, 12, 4, key="per_digit")
     metric = ui.linked(st.sidebar.radio, "Error", list(recon.METRICS), key="metric", horizontal=True,
                               format_func=str.upper, help=" · ".join(f"{k.upper()}: {v}" for k, v in recon.METRICS.items()))
-    return sorted(digits), per_digit, metric, ui.seed_input(key="seed", label="Seed (which test images)")
+    return sorted(digits), per_digit, metric, ui.seed_input(key="test-seed", label="Seed (which test images)")
 
 
 def plane_ui() -> tuple[int, float, bool]:

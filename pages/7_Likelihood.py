@@ -23,7 +23,7 @@ SOURCES = ("A test digit", "A changed digit", "Not a digit", "Draw one", "Upload
 
 def image_ui(test: data.Digits) -> tuple[str, np.ndarray, str]:
     """The image to measure: (a key naming it, float (28, 28) in [0, 1], a description)."""
-    source = ui.linked(st.sidebar.radio, "Image", SOURCES, key="source")
+    source = ui.linked(st.sidebar.radio, "Image", SOURCES, key="image")
     if source in SOURCES[:2]:
         digit = ui.linked(st.sidebar.selectbox, "Digit", list(range(10)), index=3, key="digit",
                           help=f"Any test digit, the {data.HELD_OUT_DIGIT}s included: no generative model ever saw one.")

@@ -1,6 +1,7 @@
 """Links: every page's controls read the URL's query parameters, so a shared link reproduces the view,
 and a value a control cannot take is named in a warning instead of silently replaced."""
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,31 @@ def test_fewshot_link_sets_k_and_methods(checkpoint_env):
     assert link_warnings(at) == []
     at = opened("6_Few-shot_9.py", k="0", dim="999")
     assert len(link_warnings(at)) == 2 and at.sidebar.slider(key="k").value == 10
+
+
+def bound_keys(page: Path) -> set[str]:
+    """The address keys of a page's linked controls (``ui.linked``, ``ui.seed_input``)."""
+    keys = set()
+    for call in ast.walk(ast.parse(page.read_text())):
+        name = getattr(call, "func", None)
+        if isinstance(call, ast.Call) and isinstance(name, ast.Attribute) and name.attr in ("linked", "seed_input"):
+            given = [ast.literal_eval(k.value) if isinstance(k.value, ast.Constant) else ast.unparse(k.value)
+                     for k in call.keywords if k.arg == "key"]
+            keys.add(given[0] if given else "seed")
+    return keys
+
+
+SHARED = {"temperature"}  # the same slider, 0 to 1.5, on Samples and Few-shot 9
+
+
+def test_an_address_key_names_one_control_across_the_app():
+    """Streamlit can carry a linked control's value to another page's control of the same key: a 'steps' of 8 from
+    the Samples page's solver once reached the Few-shot page's fine-tuning slider (10 to 200) and stopped the page.
+    So a key means one control, on whichever page it appears."""
+    pages = {page.name: bound_keys(page) for page in sorted(PAGES.glob("*.py"))}
+    assert pages["6_Few-shot_9.py"] >= {"tune-steps", "per-method", "sample-seed"}  # the walk finds the controls
+    seen: dict[str, str] = {}
+    for page, keys in pages.items():
+        for key in keys - SHARED:
+            assert key not in seen, f"{page} and {seen[key]} both link a control as {key!r}"
+            seen[key] = page

@@ -53,7 +53,7 @@ def test_k_and_seed_choose_the_examples(app, media):
 
 
 def test_fine_tuning_shows_its_progress(app, media):
-    app.sidebar.slider(key="steps").set_value(10)
+    app.sidebar.slider(key="tune-steps").set_value(10)
     app.sidebar.multiselect(key="methods").set_value(["pixel", "finetune"]).run()
     assert not app.exception
     assert len(sample_grids(app, media)) == 2

@@ -70,11 +70,11 @@ def test_a_test_digit_gets_a_reading_from_every_model_with_a_likelihood(app):
 
 def test_changed_digits_and_non_digits_change_the_reading(app):
     first = readings(app)["flow"]["bits/dim"]
-    app.sidebar.radio(key="source").set_value("A changed digit").run()
+    app.sidebar.radio(key="image").set_value("A changed digit").run()
     app.sidebar.radio(key="change").set_value("inverted").run()
     assert not app.exception and readings(app)["flow"]["bits/dim"] != first
     assert "inverted" in app.image[0].proto.imgs[0].caption
-    app.sidebar.radio(key="source").set_value("Not a digit").run()
+    app.sidebar.radio(key="image").set_value("Not a digit").run()
     app.sidebar.radio(key="special").set_value("blank").run()
     assert not app.exception and "blank" in app.image[0].proto.imgs[0].caption
 
@@ -86,12 +86,12 @@ def test_the_held_out_nine_is_a_choice(app):
 
 
 def test_a_drawing_is_measured(app):
-    app.sidebar.radio(key="source").set_value("Draw one").run()
+    app.sidebar.radio(key="image").set_value("Draw one").run()
     assert "Draw on the black pad" in texts(app.info)
 
 
 def test_uploads_are_measured_and_bad_ones_named(app):
-    app.sidebar.radio(key="source").set_value("Upload one").run()
+    app.sidebar.radio(key="image").set_value("Upload one").run()
     assert "Upload an image" in texts(app.info)
     nine = load_mnist("test").held_out().images[0].numpy()
     buffer = io.BytesIO()

@@ -48,7 +48,7 @@ def test_chosen_digits_count_metric_and_seed(app, media, deferred):
     app.sidebar.multiselect(key="digits").set_value([9])
     app.sidebar.slider(key="per_digit").set_value(3)
     app.sidebar.radio(key="metric").set_value("bce")
-    app.sidebar.number_input(key="seed").set_value(5)
+    app.sidebar.number_input(key="test-seed").set_value(5)
     app.run()
     assert not app.exception
     caption, picture = pairs(app, media)

@@ -97,17 +97,17 @@ def test_broken_classifier_only_disables_the_labels(broken_checkpoints, media):
 
 
 def test_the_continuous_flow_shows_its_solver_steps_and_its_path(app, media, deferred):
-    assert not app.sidebar.get("select_slider") or "steps" not in [s.key for s in app.sidebar.select_slider]
+    assert not app.sidebar.get("select_slider") or "solver-steps" not in [s.key for s in app.sidebar.select_slider]
     app.sidebar.selectbox(key="model").set_value("cnf").run()
     assert not app.exception
-    assert app.sidebar.select_slider(key="steps").value == 2  # the checkpoint's own default
+    assert app.sidebar.select_slider(key="solver-steps").value == 2  # the checkpoint's own default
     first = grid(app, media)
-    app.sidebar.select_slider(key="steps").set_value(8).run()
+    app.sidebar.select_slider(key="solver-steps").set_value(8).run()
     assert not np.array_equal(grid(app, media), first)
     path_grid, animation = app.image[1], app.image[2]
     assert "t = 0" in path_grid.proto.imgs[0].caption
     assert served_image(media, path_grid).size[0] == 2 * (9 * 30 + 2)  # nine frames a row
     assert frame_count(served_image(media, animation)) == 9
-    app.sidebar.select_slider(key="steps").set_value(2).run()  # fewer steps than frames: one frame a step
+    app.sidebar.select_slider(key="solver-steps").set_value(2).run()  # fewer steps than frames: one frame a step
     assert frame_count(served_image(media, app.image[2])) == 3
     assert "path_cnf_t1.00_seed0.gif" in downloads(app, media, deferred)

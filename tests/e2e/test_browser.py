@@ -84,7 +84,7 @@ def test_a_nine_drawn_with_the_mouse_becomes_the_few_shot_example(page, app_url)
 
 
 def test_a_digit_drawn_with_the_mouse_gets_its_likelihood(page, app_url):
-    page.goto(f"{app_url}/Likelihood?source=Draw+one")
+    page.goto(f"{app_url}/Likelihood?image=Draw+one")
     wait_for_run(page)
     page.get_by_text("Draw on the black pad").wait_for()
     draw_nine(page)

@@ -32,7 +32,7 @@ USERS = int(os.environ.get("LOAD_USERS", 20))
 ROUNDS = int(os.environ.get("LOAD_ROUNDS", 3))
 THINK = float(os.environ.get("LOAD_THINK", 0))
 MODELS = catalogue.generative()
-FEWSHOT = "methods=Pixel+Gaussian+(baseline)&methods=Flow+latent+Gaussian&methods=Fine-tuned+flow&steps=20"
+FEWSHOT = "methods=Pixel+Gaussian+(baseline)&methods=Flow+latent+Gaussian&methods=Fine-tuned+flow&tune-steps=20"
 
 
 def visits(user: int, round_: int) -> list[tuple[str, str, str, object]]:
@@ -40,10 +40,10 @@ def visits(user: int, round_: int) -> list[tuple[str, str, str, object]]:
     seed, model = 1000 * user + round_, MODELS[(user + round_) % len(MODELS)]
     return [
         ("Interpolation", "Interpolation", f"model={model}&random=true&image-seed={seed}",
-         ("Steps from start to end", 11 + (user + round_) % 8)),  # never 20: Few-shot's steps=20 can carry over
+         ("Steps from start to end", 11 + (user + round_) % 8)),
         ("Samples", "Samples", f"model={model}&seed={seed}", ("Temperature", round(0.05 * ((user + round_) % 20), 2))),
         ("Embeddings", "Embeddings", f"model={model}", ("Projection", ("PCA", "t-SNE")[(user + round_) % 2])),
-        ("Reconstructions", "Reconstructions", f"seed={seed}", ("Images per digit", 5 + (user + round_) % 8)),
+        ("Reconstructions", "Reconstructions", f"test-seed={seed}", ("Images per digit", 5 + (user + round_) % 8)),
         ("GAN training", "GAN_training", "", ("Epoch", 1 + (user + round_) % 10)),
         # new examples: a novel fine-tune on opening (it shows its place in line); then a resample, which is not
         ("Few-shot 9", "Few-shot_9", f"example-seed={seed}&{FEWSHOT}", ("Sampling seed", seed + 1)),

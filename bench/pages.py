@@ -102,5 +102,5 @@ def few_shot_9(step: Steps, models: dict, test) -> None:
     for method in ("pixel", "flow", "vae"):
         step("Few-shot_9", f"{method}, k = 10, n = 64, scored", fewshot.run, method, examples, ref,
              flow=models["flow"], vae=models["vae"], classifier=models["judge"], n=64)
-    step("Few-shot_9", "fine-tune 60 steps + test 9s' bits/dim", fewshot.transfer, models["flow"], examples, ref,
-         steps=60)
+    step("Few-shot_9", f"fine-tune {fewshot.FINETUNE_STEPS} steps + test 9s' bits/dim", fewshot.transfer, models["flow"],
+         examples, ref)

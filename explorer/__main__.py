@@ -46,13 +46,14 @@ def main(argv: list[str] | None = None) -> None:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object per checkpoint")
     evaluate.set_defaults(run=_evaluate)
     fewshot = verbs.add_parser("fewshot", help="generate 9s from k training examples (the few-shot page) into a .npy file")
-    fewshot.add_argument("--method", choices=importlib.import_module("explorer.fewshot").METHODS, default="flow")
+    lab = importlib.import_module("explorer.fewshot")
+    fewshot.add_argument("--method", choices=lab.METHODS, default="flow")
     fewshot.add_argument("--k", type=int, default=10, help="number of training 9s to learn from")
     fewshot.add_argument("--seed", type=int, default=0, help="draws the k examples and the samples")
     fewshot.add_argument("--n", type=int, default=64)
     fewshot.add_argument("--dim", type=int, default=10, help="dimensions of the fitted Gaussian")
     fewshot.add_argument("--temperature", type=float, default=1.0)
-    fewshot.add_argument("--steps", type=int, default=60, help="fine-tuning steps (method finetune)")
+    fewshot.add_argument("--steps", type=int, default=lab.FINETUNE_STEPS, help="fine-tuning steps (method finetune)")
     fewshot.add_argument("--json", "--score", dest="score", action="store_true",
                          help="also print the page's scores as JSON, the real test 9s' recognizability and diversity "
                               "beside them (needs the classifier)")

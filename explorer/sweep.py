@@ -23,10 +23,11 @@ K = (1, 2, 5, 10, 20)
 SEEDS = (0, 1, 2)  # example seeds: which k training 9s
 SAMPLES = 64
 MODELS = ("flow", "cnf", "vae", "classifier")  # the checkpoints the methods and their scores use
+FINETUNE = {"steps": fewshot.FINETUNE_STEPS, "rate": fewshot.FINETUNE_RATE}  # the rule the fine-tune rows were run with
 
 
 def file_name(shas: dict[str, str | None]) -> str:
-    digest = hashlib.sha256(json.dumps(shas, sort_keys=True).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(json.dumps({**shas, "finetune": FINETUNE}, sort_keys=True).encode()).hexdigest()[:12]
     return f"sweep-{digest}.json"
 
 
@@ -65,8 +66,8 @@ def write(rows: list[dict], shas: dict[str, str | None], out: Path | None = None
     for stale in folder.glob("sweep-*.json"):
         stale.unlink()
     path = folder / file_name(shas)
-    path.write_text(json.dumps({"weights": shas, "k": list(K), "seeds": list(SEEDS), "samples": SAMPLES,
-                                "rows": rows}, indent=1) + "\n")
+    path.write_text(json.dumps({"weights": shas, "finetune": FINETUNE, "k": list(K), "seeds": list(SEEDS),
+                                "samples": SAMPLES, "rows": rows}, indent=1) + "\n")
     return path
 
 
@@ -93,7 +94,7 @@ def main(log: Callable[[str], None] = print) -> Path:
 
 def reusable(shas: dict[str, str | None]) -> list[dict]:
     """The stored sweep's rows that new weights leave valid: a method's scores depend on the classifier, on the
-    flow (the reference's likelihoods) and on the checkpoint the method samples from."""
+    flow (the reference's likelihoods) and on the checkpoint the method samples from; the fine-tune's on its rule."""
     found = sorted(shipped_dir().glob("sweep-*.json"))
     if not found:
         return []
@@ -102,4 +103,5 @@ def reusable(shas: dict[str, str | None]) -> list[dict]:
         return []
     changed = {name for name in MODELS if saved["weights"].get(name) != shas.get(name)}
     return [row for row in saved["rows"]
-            if not changed & {"classifier", "flow", fewshot.NEEDS[row["method"]]}]
+            if not changed & {"classifier", "flow", fewshot.NEEDS[row["method"]]}
+            and (row["method"] != "finetune" or saved.get("finetune") == FINETUNE)]

@@ -165,7 +165,7 @@ def methods_ui() -> dict:
     n = ui.linked(st.sidebar.select_slider, "Samples per method", [16, 32, 64, 128], value=64, key="per-method")
     temperature = ui.linked(st.sidebar.slider, "Temperature", 0.0, 1.5, 1.0, 0.05, key="temperature",
                           help="Scales every method's sampling noise; 1 samples the fitted model itself.")
-    steps = ui.linked(st.sidebar.slider, "Fine-tuning steps", 10, 200, 60, 10, key="tune-steps",
+    steps = ui.linked(st.sidebar.slider, "Fine-tuning steps", 10, 200, fewshot.FINETUNE_STEPS, 10, key="tune-steps",
                     help="Adam steps on the k examples: the copy's Gaussian prior and its later steps learn, "
                          "its first level stays frozen.")
     seed = ui.seed_input(key="sample-seed", label="Sampling seed")

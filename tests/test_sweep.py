@@ -42,3 +42,12 @@ def test_new_weights_of_one_model_keep_the_rows_that_do_not_depend_on_it(tmp_pat
     assert [r["method"] for r in sweep.reusable({**shas, "cnf": "f" * 64})] == ["pixel", "flow", "vae"]
     assert [r["method"] for r in sweep.reusable({**shas, "flow": "f" * 64})] == []  # the reference changes
     assert sweep.reusable(shas) == rows
+
+
+def test_a_new_fine_tuning_rule_invalidates_only_the_fine_tune_rows(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(tmp_path))
+    shas = {"flow": "a" * 64, "cnf": "e" * 64, "vae": "b" * 64, "classifier": "c" * 64}
+    sweep.write([{"method": m, "k": 1} for m in ("pixel", "finetune")], shas)
+    monkeypatch.setattr(sweep, "FINETUNE", {**sweep.FINETUNE, "steps": sweep.FINETUNE["steps"] + 10})
+    assert sweep.stored(shas) is None  # the page never shows rows of another rule
+    assert [r["method"] for r in sweep.reusable(shas)] == ["pixel"]

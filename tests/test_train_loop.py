@@ -92,3 +92,9 @@ def test_warmup_cosine_ramps_then_decays_to_zero():
     assert warmup_cosine(1.0, 0, 100, 10) == pytest.approx(0.1) and warmup_cosine(1.0, 9, 100, 10) == 1.0
     assert warmup_cosine(1.0, 55, 100, 10) == pytest.approx(0.5) and warmup_cosine(1.0, 100, 100, 10) == 0.0
     assert warmup_cosine(1.0, 0, 50, 10) == pytest.approx(0.2)  # the warm-up is at most a tenth of the run
+
+
+@pytest.mark.parametrize("earlier,expected", [(None, "B"), ("B", "B"), ("A", "A · then B"),
+                                              ("A · then B", "A · then B"), ("B · then A", "B · then A · then B")])
+def test_a_card_names_each_change_of_hardware_once(earlier, expected):
+    assert loop._hardware_so_far(earlier, "B") == expected

@@ -226,8 +226,8 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context) -> Path | None:
             state["epoch"] = epoch + 1
         if ctx.is_main:
             task.end_epoch(epoch)
-            print(f"{name}: epoch {epoch + 1} done, step {state['step']}, {seen / (time.time() - tick):.0f} img/s",
-                  file=sys.stderr)
+            print(f"{name}: epoch {epoch + 1} {'done' if finished_epoch else 'stopped'}, step {state['step']}, "
+                  f"{seen / (time.time() - tick):.0f} img/s", file=sys.stderr)
             if not args.dry_run:
                 _store(task, snapshot, {**state, "elapsed": time.time() - started})
         if not finished_epoch:
@@ -270,7 +270,9 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
 
 def _hardware_so_far(earlier: str | None, this: str) -> str:
     """Where the weights were trained: the earlier runs' hardware (a continued checkpoint's), then this run's."""
-    return this if earlier in (None, this) else f"{earlier} · then {this}"
+    if earlier is None:
+        return this
+    return earlier if earlier.split(" · then ")[-1] == this else f"{earlier} · then {this}"
 
 
 def _store(task: Task, path: Path, state: dict) -> None:

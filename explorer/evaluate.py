@@ -51,7 +51,12 @@ def sample_quality(model: nn.Module, classifier: nn.Module, reference: np.ndarra
                    temperature: float = 1.0, **decode_options) -> dict[str, float]:
     """Frechet distance of ``n`` samples' classifier features to ``reference`` features (M, F), its ``floor``, label
     shares; samples as ``generate`` draws them."""
-    images = generate(model, n, temperature=temperature, seed=0, **decode_options)
+    return image_quality(generate(model, n, temperature=temperature, seed=0, **decode_options), classifier, reference,
+                         floor)
+
+
+def image_quality(images: torch.Tensor, classifier: nn.Module, reference: np.ndarray, floor: float) -> dict[str, float]:
+    """``sample_quality`` of images (n, 1, 28, 28) in [0, 1] however they were made."""
     probs, feats = classify(classifier, images)
     confidence, label = probs.max(1)
     return {
@@ -59,7 +64,7 @@ def sample_quality(model: nn.Module, classifier: nn.Module, reference: np.ndarra
         "classifier_fd_floor": round(floor, 4),
         f"share_called_{HELD_OUT_DIGIT}": round((label == HELD_OUT_DIGIT).float().mean().item(), 4),
         "share_confident_0_8": round(((label != HELD_OUT_DIGIT) & (confidence > CONFIDENT)).float().mean().item(), 4),
-        "fd_samples": n,
+        "fd_samples": len(images),
     }
 
 

@@ -44,26 +44,26 @@ def samples(sha: str, n: int, temperature: float, seed: int, _model, **options) 
 
 
 @st.cache_data(max_entries=16, show_spinner="Following the path...")
-def path(sha: str, n: int, temperature: float, seed: int, steps: int, _model) -> np.ndarray:
-    """The first PATH_SAMPLES samples at up to PATH_FRAMES evenly spaced times from t = 0 to 1, one frame per solver
-    step when there are fewer steps, so the last frame is the grid's sample: (frames, samples, 28, 28)."""
+def path(sha: str, n: int, temperature: float, seed: int, steps: int, _model) -> tuple[list[float], np.ndarray]:
+    """The first PATH_SAMPLES samples at up to PATH_FRAMES of the solver's times from t = 0 to 1, so the last frame
+    is the grid's sample: (the times, frames (frames, samples, 28, 28))."""
     z = _model.sample_latent(n, temperature, seed)[:PATH_SAMPLES]  # the grid's own first codes
-    frames = ui.on_device(_model.path, z, min(PATH_FRAMES, steps + 1), steps)
-    return np.stack([images.to_numpy(f) for f in frames])
+    times, frames = ui.on_device(_model.path, z, min(PATH_FRAMES, steps + 1), steps)
+    return times, np.stack([images.to_numpy(f) for f in frames])
 
 
 def path_panel(model, n: int, temperature: float, seed: int, steps: int) -> None:
     """How the continuous flow makes a digit: the grid's first samples along the ODE, as frames and an animation."""
-    frames = path(model.sha256, n, temperature, seed, steps, model.model)
+    times, frames = path(model.sha256, n, temperature, seed, steps, model.model)
     count = len(frames)
-    times = [f"t = {t:.2f}" for t in np.linspace(0, 1, count)]
     left, right = st.columns([3, 1])
     with left:
         rows = frames.transpose(1, 0, 2, 3).reshape(-1, 28, 28)  # one row per sample, one column per time
-        st.image(images.labelled_grid(rows, times * PATH_SAMPLES, ncols=count, scale=2), output_format="PNG", clamp=True,
+        st.image(images.labelled_grid(rows, [f"t = {t:.2f}" for t in times] * PATH_SAMPLES, ncols=count, scale=2),
+                 output_format="PNG", clamp=True,
                  caption=f"The first {PATH_SAMPLES} samples on their way from the Gaussian code (left, t = 0) to the "
-                         f"digit (right, t = 1), every {1 / (count - 1):.3g} of the way; the last frame is the "
-                         "grid's sample.")
+                         "digit (right, t = 1), at the solver's times: its steps shorten toward the digit, where the "
+                         "paths bend most. The last frame is the grid's sample.")
     with right:
         ui.show_animation(frames[:, 0], scale=6, frame_ms=250, caption="The first sample, t = 0 to 1.",
                           download=f"path_{model.name}_t{temperature:.2f}_seed{seed}.gif")

@@ -55,10 +55,17 @@ def test_without_native_bf16_the_solver_stays_in_float32(cnf, digits, monkeypatc
 
 def test_path_runs_from_the_code_to_the_decoded_image(cnf):
     z = cnf.sample_latent(3, generator=0)
-    frames = cnf.path(z, frames=5, steps=8)
+    times, frames = cnf.path(z, frames=5, steps=8)
     assert frames.shape == (5, 3, 1, 28, 28)
+    assert times == [cnf_module.solver_times(8)[i] for i in (0, 2, 4, 6, 8)]
     assert torch.allclose(frames[0], ((z.view(3, 1, 28, 28) + 1) / 2).clamp(0, 1))
     assert torch.allclose(frames[-1], cnf.decode(z, steps=8), atol=1e-5)
+
+
+def test_the_solver_steps_shorten_toward_the_digit():
+    times = cnf_module.solver_times(8)
+    steps = [b - a for a, b in zip(times, times[1:])]
+    assert times[0] == 0 and times[-1] == 1 and all(a > b > 0 for a, b in zip(steps, steps[1:]))
 
 
 def test_divergence_is_hutchinsons_estimate_of_the_jacobian_trace(cnf, digits):

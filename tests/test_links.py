@@ -2,11 +2,13 @@
 and a value a control cannot take is named in a warning instead of silently replaced."""
 
 import ast
+import inspect
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from explorer import ui
 from page_checks import page_test
 
 PAGES = Path(__file__).parent.parent / "pages"
@@ -73,13 +75,14 @@ def test_fewshot_link_sets_k_and_methods(checkpoint_env):
 
 def bound_keys(page: Path) -> set[str]:
     """The address keys of a page's linked controls (``ui.linked``, ``ui.seed_input``)."""
+    seed_default = inspect.signature(ui.seed_input).parameters["key"].default
     keys = set()
     for call in ast.walk(ast.parse(page.read_text())):
         name = getattr(call, "func", None)
         if isinstance(call, ast.Call) and isinstance(name, ast.Attribute) and name.attr in ("linked", "seed_input"):
             given = [ast.literal_eval(k.value) if isinstance(k.value, ast.Constant) else ast.unparse(k.value)
                      for k in call.keywords if k.arg == "key"]
-            keys.add(given[0] if given else "seed")
+            keys.add(given[0] if given else seed_default)
     return keys
 
 

@@ -27,6 +27,7 @@ from ..device import cpu, describe, fast_bf16, pick_device
 
 DRY_RUN_IMAGES = 256
 PLACES = ("--out", "--runs", "--snapshot-minutes")  # options that change where files go, never the weights
+THEN = " · then "  # between the machines of successive runs, in a card's hardware
 
 
 @dataclass
@@ -272,7 +273,7 @@ def _hardware_so_far(earlier: str | None, this: str) -> str:
     """Where the weights were trained: the earlier runs' hardware (a continued checkpoint's), then this run's."""
     if earlier is None:
         return this
-    return earlier if earlier.split(" · then ")[-1] == this else f"{earlier} · then {this}"
+    return earlier if earlier.split(THEN)[-1] == this else earlier + THEN + this
 
 
 def _store(task: Task, path: Path, state: dict) -> None:

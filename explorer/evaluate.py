@@ -40,10 +40,10 @@ class Evaluation:
 @torch.no_grad()
 def generate(model: nn.Module, n: int, *, temperature: float = 1.0, seed: int = 0, batch_size: int = BATCH,
              **decode_options) -> torch.Tensor:
-    """``n`` samples (n, 1, 28, 28) in [0, 1] on the CPU: the codes of ``model.sample`` for this seed, decoded in batches
+    """``n`` samples (n, 1, 28, 28) in [0, 1] on the CPU, as ``model.sample`` draws them for this seed, in batches
     with ``decode_options`` (the continuous flow's ``steps``)."""
     z = model.sample_latent(n, temperature, torch.Generator().manual_seed(seed))
-    chunks = [model.decode(z[i:i + batch_size], **decode_options).cpu() for i in range(0, n, batch_size)]
+    chunks = [model.draw(z[i:i + batch_size], **decode_options).cpu() for i in range(0, n, batch_size)]
     return torch.cat(chunks) if chunks else torch.empty(0, 1, 28, 28)
 
 

@@ -136,7 +136,7 @@ def latent_gaussian(model: GenerativeModel, examples: torch.Tensor, dim: int, n:
     """The seed's method in any model's latent space: encode, fit the Gaussian, sample codes, decode."""
     gaussian = fit_gaussian(model.encode(examples.to(model.device)), dim)
     z = gaussian.sample(n, torch.Generator().manual_seed(seed), temperature)
-    return model.decode(z.to(model.device)).cpu(), gaussian
+    return model.draw(z.to(model.device)).cpu(), gaussian
 
 
 def copies(examples: torch.Tensor, n: int, seed: int) -> torch.Tensor:
@@ -154,7 +154,7 @@ def bayesian_update(flow: Flow, examples: torch.Tensor, n: int, seed: int,
     mean, std = z.sum(0) / (k + 1), math.sqrt(1 + 1 / (k + 1))
     noise = torch.randn(n, z.shape[1], generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     codes = (mean + temperature * std * noise).float()
-    return flow.decode(codes.to(flow.device)).cpu(), mean, std
+    return flow.draw(codes.to(flow.device)).cpu(), mean, std
 
 
 def bayesian_likelihood(mean: torch.Tensor, std: float, ref: Reference) -> tuple[float, str] | None:
@@ -208,7 +208,15 @@ class TunedFlow(GenerativeModel):
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.flow.decode(self.shift + torch.exp(self.log_scale) * z)
+        return self.flow.decode(self.prior(z))
+
+    @torch.no_grad()
+    def draw(self, z: torch.Tensor) -> torch.Tensor:
+        return self.flow.draw(self.prior(z))
+
+    def prior(self, z: torch.Tensor) -> torch.Tensor:
+        """Standard normal codes -> codes under the learned prior."""
+        return self.shift + torch.exp(self.log_scale) * z
 
 
 def finetune(flow: Flow, examples: torch.Tensor, *, steps: int = FINETUNE_STEPS, lr: float = FINETUNE_RATE,

@@ -7,6 +7,7 @@ import torch
 
 from explorer import checkpoints
 from explorer.data import load_mnist
+from explorer.models import flow as flow_module
 from explorer.models.flow import ActNorm, AffineCoupling, FlowStep, Flow, FlowConfig, InvConv1x1, squeeze, unsqueeze
 from explorer.train import flow as train_flow
 from model_checks import check_generative_model
@@ -128,3 +129,15 @@ def test_far_codes_decode_to_finite_images(flow):
     z = 50 * torch.randn(8, 784, generator=torch.Generator().manual_seed(0))
     images = flow.decode(z)
     assert torch.isfinite(images).all() and images.min() >= 0 and images.max() <= 1
+
+
+def test_drawing_runs_in_bf16_where_native_and_decode_stays_exact(flow, digits, monkeypatch):
+    """Samples may be drawn in bfloat16 (faster on a CPU with bf16 instructions); round trips must not be."""
+    z = flow.sample_latent(8, generator=0)
+    monkeypatch.setattr(flow_module, "fast_bf16", lambda device: False)
+    assert torch.equal(flow.draw(z), flow.decode(z))
+    monkeypatch.setattr(flow_module, "fast_bf16", lambda device: True)  # as on a CPU with bf16 instructions
+    drawn = flow.draw(z)
+    assert drawn.dtype == torch.float32 and not torch.equal(drawn, flow.decode(z))
+    assert (drawn - flow.decode(z)).abs().mean() < 1e-2
+    assert (flow.decode(flow.encode(digits)) - digits).abs().max() < 1e-4 + 1 / 256  # exact up to dequantization

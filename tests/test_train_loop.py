@@ -42,6 +42,8 @@ def test_new_cycle_warms_up_again_where_a_finished_run_is_trained_further(tmp_pa
     train_flow.main(tiny + ["--steps", "6", "--new-cycle"])
     lr = checkpoints.load_history(checkpoints.read_card("flow", tmp_path), tmp_path)["lr"].tolist()
     assert len(lr) == 6 and lr[3] == pytest.approx(lr[0]) and lr[1] < lr[0] and lr[4] < lr[3]
+    recipe = "python -m explorer train flow --steps-per-level 2 --hidden-channels 16 --batch-size 8 --epochs 1"
+    assert checkpoints.read_card("flow", tmp_path)["command"] == f"{recipe} --steps 3 && {recipe} --steps 6 --new-cycle"
 
 
 def test_max_minutes_counts_this_invocation_not_the_time_a_resumed_run_already_took(tmp_path):

@@ -185,8 +185,12 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context) -> Path | None:
     train_x, train_y, test_x, test_y = resident_data(task.classes, ctx.device, args.dry_run)
     snapshot = args.runs / name / "snapshot.pt"
     state = {"epoch": 0, "step": 0, "elapsed": 0.0}
+    this_hardware = hardware(ctx)
     if snapshot.exists() and not (args.fresh or args.dry_run):
         state = _restore(task, snapshot, ctx.device)
+        if state.get("command", args.command) != args.command:  # another run's snapshot: the card names that run too
+            state["earlier_command"] = " && ".join(filter(None, [state.get("earlier_command"), state["command"]]))
+            state["earlier_hardware"] = _hardware_so_far(state.get("earlier_hardware"), state["hardware"])
         if ctx.is_main:
             print(f"resumed {name} from {snapshot} at epoch {state['epoch']}, step {state['step']}", file=sys.stderr)
     elif args.continue_checkpoint:
@@ -199,6 +203,7 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context) -> Path | None:
     if (args.new_cycle or args.continue_checkpoint) and state.get("cycle_total") != task.total_steps:
         state.update(cycle_start=state["step"], cycle_total=task.total_steps)
     task.cycle_start = state.get("cycle_start", 0)
+    this_run = {"command": args.command, "hardware": this_hardware}  # in each snapshot, for the runs resuming it
     started, last_snapshot = time.time() - state["elapsed"], time.time()  # started: the whole run's, resumes included
     deadline = time.time() + 60 * args.max_minutes if args.max_minutes else None  # this invocation's
     out_of_time = False
@@ -219,7 +224,7 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context) -> Path | None:
                 out_of_time = True
                 break
             if ctx.is_main and time.time() - last_snapshot > 60 * args.snapshot_minutes and not args.dry_run:
-                _store(task, snapshot, {**state, "elapsed": time.time() - started})
+                _store(task, snapshot, {**state, "elapsed": time.time() - started, **this_run})
                 last_snapshot = time.time()
         bar.close()
         finished_epoch = not out_of_time and not (args.steps and state["step"] >= args.steps)
@@ -230,7 +235,7 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context) -> Path | None:
             print(f"{name}: epoch {epoch + 1} {'done' if finished_epoch else 'stopped'}, step {state['step']}, "
                   f"{seen / (time.time() - tick):.0f} img/s", file=sys.stderr)
             if not args.dry_run:
-                _store(task, snapshot, {**state, "elapsed": time.time() - started})
+                _store(task, snapshot, {**state, "elapsed": time.time() - started, **this_run})
         if not finished_epoch:
             break
     if not ctx.is_main:
@@ -246,7 +251,7 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context) -> Path | None:
         "steps": state["step"],
         "batch_size": args.batch_size,
         "train_time_s": round(time.time() - started, 1),
-        "hardware": _hardware_so_far(state.get("earlier_hardware"), hardware(ctx)),
+        "hardware": _hardware_so_far(state.get("earlier_hardware"), this_hardware),
         "metrics": metrics,
         "command": " && ".join(filter(None, [state.get("earlier_command"), args.command])),
         "data": f"MNIST training split, digits {', '.join(map(str, task.classes))}" + (" (dry run subset)" if args.dry_run else ""),

@@ -35,7 +35,7 @@ def test_samples_are_never_static(flow, temperature):
 
 
 def test_samples_at_the_hottest_temperature_are_rarely_static(flow):
-    assert static_share(flow.sample(256, 1.5, torch.Generator().manual_seed(0))) <= 0.12  # the weights: 4.7%
+    assert static_share(flow.sample(256, 1.5, torch.Generator().manual_seed(0))) <= 0.12  # the weights: 5.5%
 
 
 def drawn_nines(k: int) -> torch.Tensor:

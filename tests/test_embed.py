@@ -26,10 +26,11 @@ class Counting:
     """A ``run`` hook that counts model calls."""
 
     def __init__(self):
-        self.calls = 0
+        self.calls, self.sizes = 0, []
 
     def __call__(self, fn, *args):
         self.calls += 1
+        self.sizes.append(len(args[0]))
         return fn(*args)
 
 
@@ -146,7 +147,13 @@ def test_a_stored_map_is_read_once_and_shared_read_only(vae, monkeypatch):
     assert (embed.lookup("vae", vae.sha256, "pca", settings, n=N).coords == 1).all() and len(reads) == 2
 
 
-def test_stored_codes_decode_without_encoding(vae):
+@pytest.fixture
+def no_round_trips(monkeypatch):
+    """A server that has decoded nothing yet."""
+    monkeypatch.setattr(embed, "round_trips", embed.RoundTrips(kept=4))
+
+
+def test_stored_codes_decode_without_encoding(vae, no_round_trips):
     rows = [5, 2, 9]
     x = load_mnist("test").as_float()[rows]
     run = Counting()
@@ -157,12 +164,29 @@ def test_stored_codes_decode_without_encoding(vae):
     z = embed.codes(vae.model, "vae", vae.sha256)
     assert z.shape == (TEST_SIZE, vae.model.latent_dim)
     np.testing.assert_array_equal(embed.stored_codes("vae", vae.sha256), z)
-    run = Counting()
-    torch.testing.assert_close(embed.decoded(vae.model, "vae", vae.sha256, rows, run=run), fresh)
+    run, more = Counting(), [6, 1]
+    torch.testing.assert_close(embed.decoded(vae.model, "vae", vae.sha256, more, run=run),
+                               recon.reconstruct(vae.model, load_mnist("test").as_float()[more]))
     assert run.calls == 1  # decode only
     run = Counting()
     torch.testing.assert_close(embed.encoded(vae.model, "vae", vae.sha256, rows, run=run), torch.from_numpy(z[rows]))
     assert run.calls == 0  # the codes are read, not computed
+
+
+def test_a_round_trip_is_decoded_once_and_the_most_recent_are_kept(vae, no_round_trips):
+    first, run = embed.decoded(vae.model, "vae", vae.sha256, [5, 2], run=Counting()), Counting()
+    both = embed.decoded(vae.model, "vae", vae.sha256, [2, 5, 9, 2], run=run)  # another student, more images
+    assert run.sizes == [1, 1]  # encode and decode the new row only
+    torch.testing.assert_close(both[[1, 0, 3]], torch.cat([first, first[1:]]))
+    torch.testing.assert_close(both[2:3], recon.reconstruct(vae.model, load_mnist("test").as_float()[[9]]))
+    embed.decoded(vae.model, "vae", vae.sha256, [7, 8], run=Counting())  # five rows: 2, the least recently used, goes
+    run = Counting()
+    embed.decoded(vae.model, "vae", vae.sha256, [5, 9, 7, 8], run=run)
+    assert run.calls == 0
+    embed.decoded(vae.model, "vae", vae.sha256, [2], run=run)
+    assert run.calls == 2
+    embed.decoded(vae.model, "vae", "other weights", [2], run=run)
+    assert run.calls == 4  # keyed by the weights too
 
 
 def test_progress_reaches_done(vae):

@@ -102,14 +102,3 @@ def test_dry_run_trains_and_writes_an_averaged_checkpoint(tmp_path):
     assert ckpt.card["kind"] == "cnf" and ckpt.card["classes"] == list(range(9))
     assert {"test_matching_loss_digits_0_8", "test_bpd_digits_0_8", "test_bpd_digit_9"} <= set(ckpt.card["metrics"])
     assert ckpt.model.config.steps == 2
-
-
-def test_logit_normal_times_train_the_middle_of_the_path_more_often():
-    torch.manual_seed(0)
-    middle = {}
-    for times in train_cnf.TIMES:
-        t = train_cnf.training_times(20_000, times, torch.device("cpu"))
-        assert ((t > 0) & (t < 1)).all()
-        middle[times] = ((t > 0.25) & (t < 0.75)).float().mean().item()
-    assert middle["uniform"] == pytest.approx(0.5, abs=0.02)
-    assert middle["logit-normal"] == pytest.approx(0.73, abs=0.02)  # P(|z| < ln 3) for a standard normal z

@@ -2,9 +2,8 @@
 
     python -m explorer train cnf --epochs 20 --amp
 
-Each step draws codes x0 ~ N(0, I) and times t for a batch of images x1 and regresses the velocity field at
-x_t = (1 - t) x0 + t x1 onto x1 - x0. Times are uniform on (0, 1), or with ``--times logit-normal`` the sigmoid of a
-standard normal (Esser et al. 2024, arXiv 2403.03206), which trains the middle of the path more often. The checkpoint holds an exponential moving average of the weights, which
+Each step draws codes x0 ~ N(0, I) and times t ~ U(0, 1) for a batch of images x1 and regresses the velocity field
+at x_t = (1 - t) x0 + t x1 onto x1 - x0. The checkpoint holds an exponential moving average of the weights, which
 gives cleaner samples than the last step's.
 """
 
@@ -23,7 +22,6 @@ from .loop import Context, Task, add_common_args, fit, make_context, parse, set_
 from .schedules import warmup_cosine
 
 WARMUP_STEPS = 500
-TIMES = ("uniform", "logit-normal")  # how a step draws its times t; the card's command says which
 EVAL_IMAGES = 500  # test images whose bits/dim the card gets; ``python -m explorer evaluate`` measures all
 
 
@@ -47,7 +45,7 @@ class CNFTask(Task):
         lr = set_learning_rate(warmup_cosine(self.args.lr, step - self.cycle_start, self.total_steps - self.cycle_start,
                                              WARMUP_STEPS), opt)
         x1 = CNF.to_data(Flow.dequantize(x, noise=torch.rand_like(x)))
-        x0, t = torch.randn_like(x1), training_times(len(x1), self.args.times, x1.device)
+        x0, t = torch.randn_like(x1), torch.rand(len(x1), device=x1.device)
         with self.ctx.autocast():
             loss = self.net(x1, x0, t)
         opt.zero_grad(set_to_none=True)
@@ -66,13 +64,6 @@ class CNFTask(Task):
             metrics[key] = round(mean_bits_per_dim(self.model, images[:n]), 4)
         metrics["bpd_images"] = n
         return metrics
-
-
-def training_times(n: int, times: str, device: torch.device) -> torch.Tensor:
-    """``n`` times in (0, 1) drawn as ``times`` (one of ``TIMES``) says."""
-    if times == "logit-normal":
-        return torch.sigmoid(torch.randn(n, device=device))
-    return torch.rand(n, device=device)
 
 
 @torch.no_grad()
@@ -100,7 +91,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--solver-steps", type=int, default=defaults.steps,
                         help="Runge-Kutta steps of encode and decode, stored in the config (changeable later)")
     parser.add_argument("--ema", type=float, default=0.999, help="decay of the weight average that ships")
-    parser.add_argument("--times", choices=TIMES, default="uniform", help="how training draws the path's times")
     add_common_args(parser, epochs=20, batch_size=128, lr=1e-3)
     args = parse(parser, argv)
     if args.dry_run:

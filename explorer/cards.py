@@ -66,6 +66,11 @@ def facts(card: dict, model=None) -> list[tuple[str, str]]:
         ("training", f"{card['epochs']} epochs, {int(card['steps']):,} steps in {duration_text(card['train_time_s'])}"),
         ("hardware", str(card["hardware"])),
     ]
+    if card.get("guide"):
+        guide = card["guide"]
+        rows.insert(-1, ("guide", f"a {guide['config']['channels']}-channel field trained {guide['epochs']} epochs in "
+                                  f"{duration_text(guide['train_time_s'])} (included above), followed with "
+                                  f"autoguidance weight {card['config']['guidance']:g}"))
     return rows
 
 

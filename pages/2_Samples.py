@@ -10,6 +10,7 @@ from explorer.data import HELD_OUT_DIGIT
 ui.page_setup(__file__)
 COMPARED = 16  # samples per model side by side
 SOLVER_STEPS = (1, 2, 4, 8, 16, 32)
+GUIDANCE = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 PATH_SAMPLES, PATH_FRAMES = 4, 9
 st.title("Samples")
 st.markdown(
@@ -27,13 +28,20 @@ def settings_ui() -> tuple[int, float, int]:
 
 
 def solver_ui(model) -> dict:
-    """For a model that decodes by solving an ODE, the number of solver steps; other models decode in one pass."""
+    """For a model that decodes by solving an ODE, the number of solver steps and, where it has a guide, the
+    guidance; other models decode in one pass."""
     if model.inversion != "ode":
         return {}
     steps = ui.linked(st.sidebar.select_slider, "Solver steps", SOLVER_STEPS, value=model.config.steps,
                       key="solver-steps", help="Runge-Kutta steps from the code at t = 0 to the digit at t = 1, "
                                                "four network calls each: fewer is faster and rougher.")
-    return {"steps": steps}
+    if getattr(model, "guide", None) is None:
+        return {"steps": steps}
+    guidance = ui.linked(st.sidebar.select_slider, "Guidance", GUIDANCE, value=model.config.guidance, key="guidance",
+                         help="Autoguidance: the model's field pushed away from the field of a small, briefly trained "
+                              "copy, whose mistakes are the same kind but worse. 1 is the trained model alone; more "
+                              "gives cleaner, more typical digits and less variety.")
+    return {"steps": steps, "guidance": guidance}
 
 
 @st.cache_data(max_entries=64, show_spinner="Sampling...")
@@ -44,17 +52,18 @@ def samples(sha: str, n: int, temperature: float, seed: int, _model, **options) 
 
 
 @st.cache_data(max_entries=16, show_spinner="Following the path...")
-def path(sha: str, n: int, temperature: float, seed: int, steps: int, _model) -> tuple[list[float], np.ndarray]:
+def path(sha: str, n: int, temperature: float, seed: int, _model, steps: int,
+         guidance: float | None = None) -> tuple[list[float], np.ndarray]:
     """The first PATH_SAMPLES samples at up to PATH_FRAMES of the solver's times from t = 0 to 1, so the last frame
     is the grid's sample: (the times, frames (frames, samples, 28, 28))."""
     z = _model.sample_latent(n, temperature, seed)[:PATH_SAMPLES]  # the grid's own first codes
-    times, frames = ui.on_device(_model.path, z, min(PATH_FRAMES, steps + 1), steps)
+    times, frames = ui.on_device(_model.path, z, min(PATH_FRAMES, steps + 1), steps, guidance)
     return times, np.stack([images.to_numpy(f) for f in frames])
 
 
-def path_panel(model, n: int, temperature: float, seed: int, steps: int) -> None:
+def path_panel(model, n: int, temperature: float, seed: int, solver: dict) -> None:
     """How the continuous flow makes a digit: the grid's first samples along the ODE, as frames and an animation."""
-    times, frames = path(model.sha256, n, temperature, seed, steps, model.model)
+    times, frames = path(model.sha256, n, temperature, seed, model.model, **solver)
     count = len(frames)
     left, right = st.columns([3, 1])
     with left:
@@ -137,7 +146,7 @@ grid_panel(pictures, ("samples", model.sha256, n, temperature, seed, *solver.val
            f"samples_{model.name}_n{n}_t{temperature:.2f}_seed{seed}")
 if solver:
     with st.expander("How the continuous flow draws: from noise to digit", expanded=True):
-        path_panel(model, n, temperature, seed, solver["steps"])
+        path_panel(model, n, temperature, seed, solver)
 if ui.linked(st.toggle, "Every model side by side, same seed and temperature", key="compare"):
     side_by_side(temperature, seed)
 st.caption(ui.device_caption())

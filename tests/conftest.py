@@ -15,7 +15,7 @@ from explorer.models import build_model
 # Small but complete architectures: real cards, real safetensors, the real loader; seconds to build.
 TINY = {
     "flow": ("flow", {"steps_per_level": 2, "hidden_channels": 16}),
-    "cnf": ("cnf", {"channels": 8, "blocks": 1, "steps": 2}),
+    "cnf": ("cnf", {"channels": 8, "blocks": 1, "steps": 2, "guide_channels": 8, "guidance": 2.0}),
     "vae": ("vae", {"latent_dim": 8, "channels": [8, 16], "hidden": 32}),
     "vae2": ("vae", {"latent_dim": 2, "channels": [8, 16], "hidden": 32}),
     "gan": ("gan", {"latent_dim": 16, "g_width": 8, "d_width": 8, "e_width": 8}),
@@ -42,9 +42,10 @@ def build_tiny_checkpoints(directory) -> None:
         model = build_model(kind, config).eval()
         if hasattr(model, "initialize"):
             model.initialize(batch)  # the flow's data-dependent ActNorm start
-        if kind == "cnf":  # a fresh velocity field is zero everywhere: stir it, so that solver steps matter
+        if kind == "cnf":  # fresh velocity fields are zero everywhere: stir them, so that steps and guidance matter
             with torch.no_grad():
                 model.velocity.out[-1].weight.normal_(0, 0.05)
+                model.guide.out[-1].weight.normal_(0, 0.05)
         checkpoints.save(model, CARD, name, directory)
 
 

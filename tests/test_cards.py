@@ -29,6 +29,16 @@ def test_facts_of_a_loaded_checkpoint(checkpoint_env):
     assert "latent" not in dict(cards.facts(classifier.card, classifier.model))
 
 
+def test_a_guided_models_facts_name_its_guide():
+    card = {"kind": "cnf", "classes": list(range(9)), "train_size": 10, "epochs": 5, "steps": 50,
+            "train_time_s": 700.0, "hardware": "cpu", "config": {"guidance": 1.5},
+            "guide": {"config": {"channels": 16}, "epochs": 8, "train_time_s": 200.0}}
+    facts = cards.facts(card)
+    assert facts[-2] == ("guide", "a 16-channel field trained 8 epochs in 3 min (included above), followed with "
+                                  "autoguidance weight 1.5")
+    assert facts[-1][0] == "hardware"
+
+
 def test_metrics_are_named_explained_and_unknown_ones_kept():
     rows = cards.metric_rows({"test_bpd_digits_0_8": 1.23456, "fd_samples": 10000, "new_metric": 0.5})
     assert rows[0] == {"metric": "bits/dim, test digits 0-8", "value": "1.235",

@@ -102,3 +102,52 @@ def test_dry_run_trains_and_writes_an_averaged_checkpoint(tmp_path):
     assert ckpt.card["kind"] == "cnf" and ckpt.card["classes"] == list(range(9))
     assert {"test_matching_loss_digits_0_8", "test_bpd_digits_0_8", "test_bpd_digit_9"} <= set(ckpt.card["metrics"])
     assert ckpt.model.config.steps == 2
+
+
+@pytest.fixture(scope="module")
+def guided(cnf):
+    """``cnf`` following a guide of another width with weight 2."""
+    torch.manual_seed(1)
+    guide = CNF(CNFConfig(channels=16, blocks=1))
+    with torch.no_grad():
+        for p in guide.parameters():
+            p.add_(0.05 * torch.randn(p.shape))
+    model = copy.deepcopy(cnf)
+    model.attach_guide(guide.velocity, 16, 1, guidance=2.0)
+    return model.eval()
+
+
+def test_autoguidance_follows_the_guide_plus_w_times_the_difference(cnf, guided, digits):
+    x, t = CNF.to_data(digits[:2]), torch.tensor([0.2, 0.7])
+    v, v_guide = cnf.velocity(x, t), guided.guide(x, t)
+    assert not torch.allclose(v, v_guide, atol=1e-3)
+    assert torch.allclose(guided.field(x, t), v_guide + 2 * (v - v_guide), atol=1e-5)
+    assert torch.equal(guided.field(x, t, guidance=1), v)  # weight 1: the trained field alone
+    z = cnf.sample_latent(2, generator=0)
+    assert not torch.allclose(guided.decode(z), cnf.decode(z), atol=1e-3)
+    assert torch.allclose(guided.decode(z, guidance=1), cnf.decode(z))
+
+
+def test_a_guided_model_meets_the_interface_and_keeps_its_guide_through_save_and_load(guided, digits, tmp_path):
+    check_generative_model(guided, digits[:4], tmp_path)
+    assert not any(p.requires_grad for p in guided.guide.parameters())
+
+
+def test_a_guide_is_attached_by_the_trainer_and_rides_along_when_training_continues(tmp_path):
+    out = ["--out", str(tmp_path), "--runs", str(tmp_path / "runs")]
+    train_cnf.main(["--dry-run", "--steps", "5", *out])
+    train_cnf.main(["--dry-run", "--steps", "5", "--name", "cnf-guide", "--seed", "1", *out])
+    train_cnf.main(["--attach-guide", "cnf-guide", "--guidance", "1.5", *out])
+    attached, guide = checkpoints.load("cnf", tmp_path), checkpoints.load("cnf-guide", tmp_path)
+    assert attached.model.config.guidance == 1.5 and attached.model.config.guide_channels == 8
+    assert torch.equal(attached.model.guide.inp.weight, guide.model.velocity.inp.weight)
+    assert attached.card["guide"]["name"] == "cnf-guide" and "--name cnf-guide" in attached.card["command"]
+    assert attached.card["command"].endswith("--attach-guide cnf-guide --guidance 1.5")
+    assert attached.card["train_time_s"] == pytest.approx(
+        checkpoints.read_card("cnf-guide", tmp_path)["train_time_s"] + attached.card["train_time_s"]
+        - guide.card["train_time_s"])
+    train_cnf.main(["--dry-run", "--steps", "10", "--continue-checkpoint", "--epochs", "4", *out])
+    continued = checkpoints.load("cnf", tmp_path).model
+    assert torch.equal(continued.guide.inp.weight, guide.model.velocity.inp.weight)  # the guide is not trained
+    assert not torch.equal(continued.velocity.inp.weight, attached.model.velocity.inp.weight)
+    assert continued.config.guidance == 1.5

@@ -111,3 +111,13 @@ def test_the_continuous_flow_shows_its_solver_steps_and_its_path(app, media, def
     app.sidebar.select_slider(key="solver-steps").set_value(2).run()  # fewer steps than frames: one frame a step
     assert frame_count(served_image(media, app.image[2])) == 3
     assert "path_cnf_t1.00_seed0.gif" in downloads(app, media, deferred)
+
+
+def test_the_continuous_flow_offers_its_guidance_and_one_is_the_model_alone(app, media):
+    app.sidebar.selectbox(key="model").set_value("cnf").run()
+    assert app.sidebar.select_slider(key="guidance").value == 2.0  # the checkpoint's own weight
+    guided = grid(app, media)
+    app.sidebar.select_slider(key="guidance").set_value(1.0).run()
+    assert not app.exception
+    alone = grid(app, media)
+    assert not np.array_equal(alone, guided)

@@ -99,4 +99,4 @@ def test_warmup_cosine_ramps_then_decays_to_zero():
 @pytest.mark.parametrize("earlier,expected", [(None, "B"), ("B", "B"), ("A", "A · then B"),
                                               ("A · then B", "A · then B"), ("B · then A", "B · then A · then B")])
 def test_a_card_names_each_change_of_hardware_once(earlier, expected):
-    assert loop._hardware_so_far(earlier, "B") == expected
+    assert loop.hardware_so_far(earlier, "B") == expected

@@ -190,7 +190,7 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context) -> Path | None:
         state = _restore(task, snapshot, ctx.device)
         if state.get("command", args.command) != args.command:  # another run's snapshot: the card names that run too
             state["earlier_command"] = " && ".join(filter(None, [state.get("earlier_command"), state["command"]]))
-            state["earlier_hardware"] = _hardware_so_far(state.get("earlier_hardware"), state["hardware"])
+            state["earlier_hardware"] = hardware_so_far(state.get("earlier_hardware"), state["hardware"])
         if ctx.is_main:
             print(f"resumed {name} from {snapshot} at epoch {state['epoch']}, step {state['step']}", file=sys.stderr)
     elif args.continue_checkpoint:
@@ -251,7 +251,7 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context) -> Path | None:
         "steps": state["step"],
         "batch_size": args.batch_size,
         "train_time_s": round(time.time() - started, 1),
-        "hardware": _hardware_so_far(state.get("earlier_hardware"), this_hardware),
+        "hardware": hardware_so_far(state.get("earlier_hardware"), this_hardware),
         "metrics": metrics,
         "command": " && ".join(filter(None, [state.get("earlier_command"), args.command])),
         "data": f"MNIST training split, digits {', '.join(map(str, task.classes))}" + (" (dry run subset)" if args.dry_run else ""),
@@ -274,7 +274,7 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
     return args
 
 
-def _hardware_so_far(earlier: str | None, this: str) -> str:
+def hardware_so_far(earlier: str | None, this: str) -> str:
     """Where the weights were trained: the earlier runs' hardware (a continued checkpoint's), then this run's."""
     if earlier is None:
         return this

@@ -24,7 +24,7 @@ from .metrics import (BATCH, binarize, classify, features, frechet_distance, mea
 
 IWAE_SAMPLES = 100  # larger k tightens the bound (Burda et al. use 5000) at proportional cost
 CONFIDENT = 0.9
-CNF_BPD_IMAGES = 1000  # test images of each set whose continuous-flow likelihood is integrated (about a minute each)
+CNF_BPD_IMAGES = 1000  # test images of each set whose continuous-flow likelihood is integrated (minutes each)
 
 
 @dataclass

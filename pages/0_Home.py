@@ -50,6 +50,9 @@ GLOSSARY = {
     "static": "an image rougher than every handwritten digit in MNIST (measured by its total variation): a model "
               "decoding a code it cannot handle. The app gives static no digit label.",
     "inversion": "finding the code a model would decode into a given image.",
+    "guidance": "the continuous flow follows its own field pushed away from a small, briefly trained copy's, whose "
+                "mistakes are the same kind but worse (autoguidance): cleaner digits, a little less variety; 1 is the "
+                "model alone. Image generators use the same idea (classifier-free guidance) to follow a prompt.",
 }
 
 

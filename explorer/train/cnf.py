@@ -55,6 +55,8 @@ class CNFTask(Task):
     def adopt(self, model: CNF) -> None:
         for module in (self.model, self.modules["cnf"]):
             module.velocity.load_state_dict(model.velocity.state_dict())
+            if module.guide is not None and model.guide is not None:
+                module.guide.load_state_dict(model.guide.state_dict())
 
     def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         opt = self.optimizers["adam"]

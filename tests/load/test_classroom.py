@@ -47,6 +47,9 @@ def visits(user: int, round_: int) -> list[tuple[str, str, str, object]]:
         ("GAN training", "GAN_training", "", ("Epoch", 1 + (user + round_) % 10)),
         # new examples: a novel fine-tune on opening (it shows its place in line); then a resample, which is not
         ("Few-shot 9", "Few-shot_9", f"example-seed={seed}&{FEWSHOT}", ("Sampling seed", seed + 1)),
+        # a test digit of the user's own, then the same place among another digit's: both new to the server
+        ("Likelihood", "Likelihood", f"digit={(user + round_) % 10}&index={seed % 800}",
+         ("Digit", (user + round_ + 1) % 10)),
     ]
 
 

@@ -25,6 +25,8 @@ METRIC_NAMES = {
     f"share_called_{HELD_OUT_DIGIT}": (f"share of samples read as {HELD_OUT_DIGIT}",
                                        f"the models never saw a {HELD_OUT_DIGIT}: how often their samples look like one"),
     "share_confident_0_8": ("share of samples read confidently as 0-8", "the classifier is sure of the digit; higher is better"),
+    "largest_share_gap_0_8": ("largest gap of a digit's share from 1/9",
+                              "a digit dropped or over-drawn among 0-8; lower is better"),
     "fd_samples": ("samples measured", "for the Fréchet distance and the shares"),
     "test_accuracy": ("test accuracy, all ten digits", "the classifier that judges the samples"),
     "first_guess_mse_digits_0_8": ("first-guess encoder pixel MSE, test 0-8", "before optimising z; lower is better"),

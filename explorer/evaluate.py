@@ -4,7 +4,8 @@ Flow: bits/dim on test digits 0-8 and on test 9s. VAE: negative ELBO and the imp
 on a fixed binarization of test digits 0-8. Every generative model: the Frechet distance between classifier
 features of its samples (temperature 1, seed 0) and of test digits 0-8, beside the floor a perfect model would
 score (training digits 0-8 against the same test digits, equally many), the share of samples the classifier calls
-a 9, and the share it calls one of 0-8 with confidence above 0.9. Classifier: test accuracy on all ten digits.
+a 9, the share it calls one of 0-8 with confidence above 0.9, and how far the most over- or under-drawn digit's
+share is from 1/9. Classifier: test accuracy on all ten digits.
 """
 
 from __future__ import annotations
@@ -59,11 +60,14 @@ def image_quality(images: torch.Tensor, classifier: nn.Module, reference: np.nda
     """``sample_quality`` of images (n, 1, 28, 28) in [0, 1] however they were made."""
     probs, feats = classify(classifier, images)
     confidence, label = probs.max(1)
+    shares = torch.bincount(label, minlength=10)[:HELD_OUT_DIGIT] / len(images)
     return {
         "classifier_fd": round(frechet_distance(feats, reference), 4),
         "classifier_fd_floor": round(floor, 4),
         f"share_called_{HELD_OUT_DIGIT}": round((label == HELD_OUT_DIGIT).float().mean().item(), 4),
         "share_confident_0_8": round(((label != HELD_OUT_DIGIT) & (confidence > CONFIDENT)).float().mean().item(), 4),
+        # a dropped or over-drawn digit: the largest distance of one digit's share of the samples from 1/9
+        "largest_share_gap_0_8": round((shares - 1 / len(shares)).abs().max().item(), 4),
         "fd_samples": len(images),
     }
 

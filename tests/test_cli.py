@@ -10,7 +10,8 @@ from explorer.evaluate import evaluate
 
 EXPECTED = {
     "vae": {"test_neg_elbo_nats_digits_0_8", "test_iwae_nll_nats_digits_0_8", "iwae_samples", "classifier_fd",
-            "classifier_fd_floor", "share_called_9", "share_confident_0_8", "fd_samples"},
+            "classifier_fd_floor", "share_called_9", "share_confident_0_8", "largest_share_gap_0_8",
+            "fd_samples"},
     "classifier": {"test_accuracy"},
 }
 
@@ -62,6 +63,7 @@ def test_evaluate_prints_and_stores_the_metrics(env, capsys):
     vae = rows["vae"]["metrics"]
     assert vae["test_iwae_nll_nats_digits_0_8"] > 0 and vae["classifier_fd"] >= 0
     assert 0 <= vae["share_called_9"] <= 1 and 0 <= vae["share_confident_0_8"] <= 1
+    assert 0 <= vae["largest_share_gap_0_8"] <= 1
     assert checkpoints.sha256_file(env / "vae.safetensors") == weights_before
     checkpoints.load("vae")  # the card still matches the weights
 

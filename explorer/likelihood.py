@@ -1,8 +1,9 @@
 """What a model with a likelihood makes of one image: its bits/dim, where that ranks among the test digits, the
 bytes a coder built on the model would need, the round trip through its code, and how each pixel moves the cost.
 
-The flows score the 8-bit image, dequantized at the centre of each pixel's bin, (pixel + 1/2) / 256; the continuous
-flow's divergence uses a fixed probe, over CNF_STEPS solver steps. A VAE scores the image made black and white, by
+The flows score the 8-bit image spread over each pixel's bin by one fixed uniform draw, (pixel + u) / 256, the
+dequantization bound their cards report; the continuous flow's divergence uses one fixed probe, over CNF_STEPS solver
+steps. Both draws are the same for every image, alone or in a batch. A VAE scores the image made black and white, by
 its importance-weighted bound with seeded draws. So one image always gets one number, and the test-set references
 are computed the same way. Likelihood is not meaning: images no model was trained on can score better than real digits
 (Nalisnick et al. 2019, https://arxiv.org/abs/1810.09136), which ``gallery`` measures on the shipped models.
@@ -45,12 +46,29 @@ class Reading:
     round_trip_levels: int  # the largest change of a pixel's 8-bit grey level (0-255) through decode(encode(x))
 
 
-def bits_per_dim(model, x: torch.Tensor) -> torch.Tensor:
-    """Bits/dim (N,) of images ``x`` (N, 1, 28, 28) in [0, 1], at the bins' centres."""
-    x = x.to(model.device)
+def fixed_draws(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The dequantized images (pixel + u) / 256 and the divergence probes (PROBES, N, 1, 28, 28) for images ``x``:
+    u and the probes drawn once, from fixed seeds, and shared by every image."""
+    draws = torch.Generator().manual_seed(0)
+    u = torch.rand((1, *x.shape[1:]), generator=draws).to(x.device)
+    probes = (torch.randint(0, 2, (PROBES, 1, *x.shape[1:]), generator=draws) * 2 - 1).to(x)
+    return Flow.dequantize(x, noise=u), probes.expand(PROBES, *x.shape)
+
+
+def _log_prob(model, y: torch.Tensor, probes: torch.Tensor, differentiable: bool = False) -> torch.Tensor:
+    """A flow's log-likelihood in nats (N,) of dequantized images ``y``; ``differentiable`` keeps the graph."""
     if model.kind == "cnf":
-        return model.bits_per_dim(x, steps=CNF_STEPS, probes=PROBES)
-    return model.bits_per_dim(x)
+        return model.log_density(y, probes, CNF_STEPS, differentiable=differentiable)
+    return Flow.log_prob_from(*model(y))
+
+
+def bits_per_dim(model, x: torch.Tensor) -> torch.Tensor:
+    """Bits/dim (N,) of images ``x`` (N, 1, 28, 28) in [0, 1]: a flow's with the fixed draws, a VAE's bound."""
+    x = x.to(model.device)
+    if model.kind == "vae":
+        return model.bits_per_dim(x)
+    with torch.no_grad():
+        return -_log_prob(model, *fixed_draws(x)) / (IMAGE_DIM * math.log(2))
 
 
 def read(model, x: torch.Tensor) -> Reading:
@@ -74,12 +92,9 @@ def sensitivity(model, x: torch.Tensor) -> np.ndarray:
     """d bits/dim / d pixel (28, 28) of a flow, discrete or continuous, for one image (1, 1, 28, 28): how the cost
     would change if each pixel got a little brighter. A sensitivity, not a split of the bits among pixels. The
     continuous flow's runs back through every solver step (seconds)."""
-    y = Flow.dequantize(x.to(model.device)).requires_grad_(True)
+    y, probes = fixed_draws(x.to(model.device))
     with torch.enable_grad():
-        if model.kind == "cnf":
-            log_p = model.log_density(y, model.probes(y, PROBES), CNF_STEPS, differentiable=True)
-        else:
-            log_p = Flow.log_prob_from(*model(y))
+        log_p = _log_prob(model, y.requires_grad_(True), probes, differentiable=True)
         (grad,) = torch.autograd.grad(-log_p.sum() / (IMAGE_DIM * math.log(2)), y)
     return grad[0, 0].cpu().numpy() / 256  # per unit of the pixel's 0-255 value, as the bins are 1/256 wide
 

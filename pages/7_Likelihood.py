@@ -159,10 +159,11 @@ with left:
 with right:
     table = readings_table(models, picture, key, measures)
     st.table(table.rename(columns={n: f"{n} (bound)" for n, c in models.items() if c.card["kind"] == "vae"}))
-    st.caption("**Bits/dim**: the negative log-likelihood per pixel, in bits (lower = more likely). **More likely "
-               f"than**: the share of the first {likelihood.REFERENCE_IMAGES:,} test digits (all ten) with higher "
-               "bits/dim. **Coded size**: likelihood is compression: an arithmetic coder driven by the model stores "
-               "the image in about bits/dim x 784 / 8 bytes, to compare with the PNG. **Round trip**: image -> code -> "
+    st.caption("**Bits/dim**: the negative log-likelihood per pixel, in bits (lower = more likely); the flows "
+               "spread each pixel over its grey level's bin by one fixed uniform draw, the bound their cards report. "
+               f"**More likely than**: the share of the first {likelihood.REFERENCE_IMAGES:,} test digits (all ten) "
+               "with higher bits/dim. **Coded size**: likelihood is compression: an arithmetic coder driven by the "
+               "model stores the image in about bits/dim x 784 / 8 bytes, to compare with the PNG. **Round trip**: image -> code -> "
                "image, saved as 8 bits again: the largest change of a pixel's grey level (0-255). The flow inverts "
                "exactly; the continuous flow's changes come from its solver. **The VAEs** score the image made black "
                "and white (a plain file of it needs 1 bit a pixel) by an upper bound (importance-weighted, "

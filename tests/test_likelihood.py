@@ -36,10 +36,12 @@ def test_the_flow_returns_every_grey_level(models, digit):
     assert likelihood.read(models["flow"].model, digit).round_trip_levels == 0
 
 
-def test_the_flows_bits_per_dim_at_the_bins_centres(models, digit):
-    flow = models["flow"].model
-    expected = flow.bits_per_dim(digit)  # no generator: the centre of each pixel's bin
-    assert likelihood.bits_per_dim(flow, digit).item() == pytest.approx(expected.item())
+@pytest.mark.parametrize("name", ["flow", "cnf"])
+def test_an_image_reads_the_same_alone_and_in_a_batch(models, name):
+    x = load_mnist("test").as_float()[:3]
+    model = models[name].model
+    assert likelihood.bits_per_dim(model, x[1:2]).item() == pytest.approx(likelihood.bits_per_dim(model, x)[1].item(),
+                                                                        rel=1e-5)
 
 
 @pytest.mark.parametrize("name", ["flow", "cnf"])
@@ -48,13 +50,12 @@ def test_sensitivity_is_the_gradient_of_bits_per_dim(models, digit, name):
     grad = likelihood.sensitivity(model, digit)
     assert grad.shape == (28, 28) and np.isfinite(grad).all()
     i, j = np.unravel_index(np.abs(grad).argmax(), grad.shape)
-    y = Flow.dequantize(digit)
+    y, probes = likelihood.fixed_draws(digit)
     brighter = y.clone()
     brighter[0, 0, i, j] += 1e-3
     if name == "flow":
         cost = lambda image: -Flow.log_prob_from(*model(image)).item()  # noqa: E731
     else:
-        probes = model.probes(digit, likelihood.PROBES)
         cost = lambda image: -model.log_density(image, probes, likelihood.CNF_STEPS).item()  # noqa: E731
         assert cost(y) / (784 * np.log(2)) == pytest.approx(likelihood.bits_per_dim(model, digit).item(), rel=1e-5)
     with torch.no_grad():

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from explorer import checkpoints, fewshot, judge, latent, upload
+from explorer import checkpoints, fewshot, judge, latent, likelihood, metrics, upload
 from explorer.data import HELD_OUT_DIGIT, few_shot, load_mnist
 
 TEMPERATURES = (0.0, 0.5, 0.75, 1.0, 1.25)  # the sliders' range up to 1.25; 1.5 below
@@ -68,3 +68,12 @@ def test_analogies_between_random_test_digits_are_never_static(flow):
     picks = torch.randint(len(test), (20, 3), generator=torch.Generator().manual_seed(0))
     answers = torch.cat([latent.solve_analogy(flow, *(test[i:i + 1] for i in row))[3:] for row in picks])
     assert static_share(answers) == 0
+
+
+def test_the_likelihood_pages_readings_are_the_cards_bound(flow):
+    """One fixed uniform draw per pixel gives the bound the card reports; the bins' centres would read lower."""
+    x = load_mnist("test").as_float()[:200]
+    evaluated = metrics.mean_bits_per_dim(flow, x)
+    page = likelihood.bits_per_dim(flow, x).mean().item()
+    centres = flow.bits_per_dim(x).mean().item()  # no generator: (pixel + 1/2) / 256
+    assert abs(page - evaluated) < 0.02 and evaluated - centres > 0.05

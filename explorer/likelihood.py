@@ -29,9 +29,8 @@ from .device import call
 from .models.flow import IMAGE_DIM, Flow
 from .models.vae import BOUND_SAMPLES as VAE_BOUND_SAMPLES  # noqa: F401 (the page says how many)
 
-# The continuous flow's divergence probes per image and solver steps: one probe over 24 steps ranks images as two
-# probes over its 32 do (correlation 0.996 on 100 test digits, mean difference 0.02 bits/dim, below one probe's own
-# spread of 0.04) at 60% of the cost, so a class's new drawings are answered within the page's time.
+# The continuous flow's divergence probes per image and solver steps: few enough that a class's new drawings are
+# answered within the page's time; bench/results/likelihood.md measures how the readings agree with the card's bound.
 PROBES, CNF_STEPS = 1, 24
 REFERENCE_IMAGES = 2000  # the first test images (about 200 of each digit) every image is ranked against
 BATCH = 100

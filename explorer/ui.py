@@ -27,20 +27,20 @@ from .serve import half_the_cores
 # The app's pages in sidebar order: (script, title, icon, what it is for). app.py hands them to st.navigation with
 # its own menu hidden: the sidebar's links are drawn by page_setup, so that they carry presenter mode to every page.
 PAGES = (
-    ("pages/0_Home.py", "Home", ":material/explore:", "What the app is, the loaded models and their cards."),
-    ("pages/1_Interpolation.py", "Interpolation", ":material/timeline:",
+    ("app_pages/0_Home.py", "Home", ":material/explore:", "What the app is, the loaded models and their cards."),
+    ("app_pages/1_Interpolation.py", "Interpolation", ":material/timeline:",
      "Walk from one digit's code to another's and back, and solve latent analogies."),
-    ("pages/2_Samples.py", "Samples", ":material/grid_view:",
+    ("app_pages/2_Samples.py", "Samples", ":material/grid_view:",
      "Random digits from each model, with a temperature dial and the classifier's reading."),
-    ("pages/3_Embeddings.py", "Embeddings", ":material/scatter_plot:",
+    ("app_pages/3_Embeddings.py", "Embeddings", ":material/scatter_plot:",
      "All 10,000 test digits' codes on a 2-D map; select points to see them decoded."),
-    ("pages/4_Reconstructions.py", "Reconstructions", ":material/compare:",
+    ("app_pages/4_Reconstructions.py", "Reconstructions", ":material/compare:",
      "Test digits beside their reconstructions and errors; the 2-D VAE's latent plane."),
-    ("pages/5_GAN_training.py", "GAN training", ":material/monitoring:",
+    ("app_pages/5_GAN_training.py", "GAN training", ":material/monitoring:",
      "The GAN's training curves and its fixed-noise grid epoch by epoch."),
-    ("pages/6_Few-shot_9.py", f"Few-shot {data.HELD_OUT_DIGIT}", ":material/exposure_plus_1:",
+    ("app_pages/6_Few-shot_9.py", f"Few-shot {data.HELD_OUT_DIGIT}", ":material/exposure_plus_1:",
      f"Make new {data.HELD_OUT_DIGIT}s from a handful of examples: MNIST's, uploaded or drawn by you."),
-    ("pages/7_Likelihood.py", "Likelihood", ":material/functions:",
+    ("app_pages/7_Likelihood.py", "Likelihood", ":material/functions:",
      "What the flows and VAEs think of any image, drawn, uploaded or picked: bits/dim, rank, bytes; why likely is "
      "not digit."),
 )

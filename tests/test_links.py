@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from explorer import ui
 from page_checks import page_test
 
-PAGES = Path(__file__).parent.parent / "pages"
+PAGES = Path(__file__).parent.parent / "app_pages"
 
 
 def opened(page: str, **params: str | list[str]) -> AppTest:

@@ -12,7 +12,7 @@ from explorer import checkpoints, embed
 from explorer.data import TEST_SIZE, load_mnist
 from page_checks import page_test, plotly_figure, series, texts
 
-PAGE = str(Path(__file__).parent.parent / "pages" / "3_Embeddings.py")
+PAGE = str(Path(__file__).parent.parent / "app_pages" / "3_Embeddings.py")
 SHIPPED = ("umap", "tsne", "pca")  # default maps stored for the tiny models, as the repo ships them for the real ones
 
 

@@ -9,7 +9,7 @@ from PIL import Image
 from explorer.data import load_mnist
 from page_checks import page_test, plotly_figure, run_page, served_image, texts
 
-PAGE = str(Path(__file__).parent.parent / "pages" / "6_Few-shot_9.py")
+PAGE = str(Path(__file__).parent.parent / "app_pages" / "6_Few-shot_9.py")
 GRID = 2 * (8 * 30 + 2)  # 8 x 8 samples of 28 pixels with 2-pixel borders, doubled
 
 

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from explorer import checkpoints
 from page_checks import clicked_download, downloads, page_test, plotly_figure, series, served_image, texts
 
-PAGE = str(Path(__file__).parent.parent / "pages" / "5_GAN_training.py")
+PAGE = str(Path(__file__).parent.parent / "app_pages" / "5_GAN_training.py")
 EPOCHS, STEPS_PER_EPOCH = 3, 10
 
 

@@ -20,7 +20,7 @@ def run_app() -> AppTest:
 
 def test_home_lists_pages_models_and_device(checkpoint_env):
     at = run_app()
-    pages = sorted(p.relative_to(Path(APP).parent).as_posix() for p in (Path(APP).parent / "pages").glob("*.py"))
+    pages = sorted(p.relative_to(Path(APP).parent).as_posix() for p in (Path(APP).parent / "app_pages").glob("*.py"))
     assert pages == sorted(script for script, *_ in ui.PAGES)  # every page is in the navigation
     assert len(at.get("page_link")) == 2 * len(pages) - 1  # the sidebar's and the Pages section's (no Home there)
     assert [s.value for s in at.subheader] == list(catalogue.names())

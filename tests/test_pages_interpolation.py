@@ -6,7 +6,7 @@ import pytest
 
 from page_checks import downloads, frame_count, page_test, plotly_figure, run_page, series, served_image, texts
 
-PAGE = str(Path(__file__).parent.parent / "pages" / "1_Interpolation.py")
+PAGE = str(Path(__file__).parent.parent / "app_pages" / "1_Interpolation.py")
 
 
 @pytest.fixture

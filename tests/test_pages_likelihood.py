@@ -12,7 +12,7 @@ from explorer import catalogue, likelihood
 from explorer.data import load_mnist
 from page_checks import page_test, plotly_figure, run_page, texts
 
-PAGE = str(Path(__file__).parent.parent / "pages" / "7_Likelihood.py")
+PAGE = str(Path(__file__).parent.parent / "app_pages" / "7_Likelihood.py")
 
 
 REFERENCES = 200  # test digits the tiny models' references are measured on

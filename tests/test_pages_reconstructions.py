@@ -11,7 +11,7 @@ from PIL import Image
 from explorer import checkpoints, wording
 from page_checks import clicked_download, page_test, plotly_figure, series, served_image, texts
 
-PAGE = str(Path(__file__).parent.parent / "pages" / "4_Reconstructions.py")
+PAGE = str(Path(__file__).parent.parent / "app_pages" / "4_Reconstructions.py")
 
 
 def pairs_size(digits: int, per_digit: int) -> tuple[int, int]:

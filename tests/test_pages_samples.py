@@ -8,7 +8,7 @@ import pytest
 from explorer import catalogue
 from page_checks import downloads, frame_count, page_test, plotly_figure, run_page, series, served_image, texts
 
-PAGE = str(Path(__file__).parent.parent / "pages" / "2_Samples.py")
+PAGE = str(Path(__file__).parent.parent / "app_pages" / "2_Samples.py")
 
 
 @pytest.fixture

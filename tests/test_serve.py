@@ -27,7 +27,7 @@ def imported_modules(script: Path) -> set[str]:
 
 
 def test_every_module_a_page_imports_is_preloaded():
-    scripts = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+    scripts = [ROOT / "app.py", *sorted((ROOT / "app_pages").glob("*.py"))]
     imported = set().union(*map(imported_modules, scripts))
     assert "explorer.fewshot" in imported and "plotly.graph_objects" in imported
     # the drawing pad registers its component with the running server, so only a page can import it

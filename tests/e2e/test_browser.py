@@ -7,7 +7,8 @@ Screenshots land in artifacts/screenshots/.
 
 import pytest
 
-from bench.harness import draw_nine, exceptions, image_sources, nudge_slider, screenshot, wait_for_run
+from bench.harness import draw_nine, exceptions, image_sources, nudge_slider, running_app, screenshot, wait_for_run
+from explorer import ui
 
 # (url path, slider label, key to press): the control each page is mostly about.
 PAGES = [
@@ -95,3 +96,14 @@ def test_a_digit_drawn_with_the_mouse_gets_its_likelihood(page, app_url):
     readings = page.locator("[data-testid='stTable']").first.inner_text()
     assert "flow" in readings and "bits/dim" in readings and "grey levels" in readings
     assert "As a PNG file" in page.locator("[data-testid='stMain']").inner_text()  # the PNG's size beside them
+
+
+def test_a_link_to_a_page_as_a_new_servers_first_visit_shows_one_menu(page):
+    """A teacher starts the app and hands out a link to one page: the first visitor opens that address, not Home."""
+    with running_app() as url:
+        for path in ("Likelihood", "Samples"):
+            page.goto(f"{url}/{path}")
+            wait_for_run(page)
+            links = page.locator("[data-testid='stSidebar'] a").all_inner_texts()
+            assert page.locator("[data-testid='stSidebarNav']").count() == 0  # Streamlit's own menu stays hidden
+            assert len(links) == len(ui.PAGES) and links[-1].endswith("Likelihood")

@@ -14,7 +14,6 @@ import torch
 
 from explorer import catalogue, checkpoints, likelihood
 from explorer.data import load_mnist
-from explorer.metrics import BATCH
 
 from .timing import median_seconds, table
 
@@ -46,9 +45,9 @@ def run(quick: bool = False) -> str:
 def _agreement(model, x: torch.Tensor) -> list[str]:
     """The page's mean reading of images ``x``, the cards' (seeded draws, the default solver), their mean absolute
     difference and correlation per image."""
-    page = torch.cat([likelihood.bits_per_dim(model, x[i:i + BATCH]).cpu() for i in range(0, len(x), BATCH)])
+    batches = [x[i:i + likelihood.BATCH] for i in range(0, len(x), likelihood.BATCH)]
+    page = torch.cat([likelihood.bits_per_dim(model, batch).cpu() for batch in batches])
     generator = torch.Generator().manual_seed(0)  # as metrics.mean_bits_per_dim, per image
-    card = torch.cat([model.bits_per_dim(x[i:i + BATCH].to(model.device), generator).detach().cpu()
-                      for i in range(0, len(x), BATCH)])
+    card = torch.cat([model.bits_per_dim(batch.to(model.device), generator).detach().cpu() for batch in batches])
     return [f"{page.mean():.3f}", f"{card.mean():.3f}", f"{(page - card).abs().mean():.3f}",
             f"{np.corrcoef(page.numpy(), card.numpy())[0, 1]:.3f}"]

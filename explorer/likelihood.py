@@ -26,6 +26,7 @@ from PIL import Image
 from . import catalogue, checkpoints
 from .data import cache_dir, load_mnist
 from .device import call
+from .models.cnf import CNF
 from .models.flow import IMAGE_DIM, Flow
 from .models.vae import BOUND_SAMPLES as VAE_BOUND_SAMPLES  # noqa: F401 (the page says how many)
 
@@ -50,8 +51,7 @@ def fixed_draws(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     u and the probes drawn once, from fixed seeds, and shared by every image."""
     draws = torch.Generator().manual_seed(0)
     u = torch.rand((1, *x.shape[1:]), generator=draws).to(x.device)
-    probes = (torch.randint(0, 2, (PROBES, 1, *x.shape[1:]), generator=draws) * 2 - 1).to(x)
-    return Flow.dequantize(x, noise=u), probes.expand(PROBES, *x.shape)
+    return Flow.dequantize(x, noise=u), CNF.probes(x[:1], PROBES, draws).expand(PROBES, *x.shape)
 
 
 def _log_prob(model, y: torch.Tensor, probes: torch.Tensor, differentiable: bool = False) -> torch.Tensor:

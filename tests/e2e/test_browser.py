@@ -106,4 +106,4 @@ def test_a_link_to_a_page_as_a_new_servers_first_visit_shows_one_menu(page):
             wait_for_run(page)
             links = page.locator("[data-testid='stSidebar'] a").all_inner_texts()
             assert page.locator("[data-testid='stSidebarNav']").count() == 0  # Streamlit's own menu stays hidden
-            assert len(links) == len(ui.PAGES) and links[-1].endswith("Likelihood")
+            assert len(links) == len(ui.PAGES) and links[-1].endswith(ui.PAGES[-1][1])

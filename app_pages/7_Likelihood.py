@@ -160,7 +160,8 @@ with right:
     table = readings_table(models, picture, key, measures)
     st.table(table.rename(columns={n: f"{n} (bound)" for n, c in models.items() if c.card["kind"] == "vae"}))
     st.caption("**Bits/dim**: the negative log-likelihood per pixel, in bits (lower = more likely); the flows "
-               "spread each pixel over its grey level's bin by one fixed uniform draw, the bound their cards report. "
+               "spread each pixel over its grey level's bin by one fixed uniform draw, the bound their cards report first "
+               "(the flow's card adds a tighter one, from its learned dequantizer). "
                f"**More likely than**: the share of the first {likelihood.REFERENCE_IMAGES:,} test digits (all ten) "
                "with higher bits/dim. **Coded size**: likelihood is compression: an arithmetic coder driven by the "
                "model stores the image in about bits/dim x 784 / 8 bytes, to compare with the PNG. **Round trip**: "

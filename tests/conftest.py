@@ -14,7 +14,7 @@ from explorer.models import build_model
 
 # Small but complete architectures: real cards, real safetensors, the real loader; seconds to build.
 TINY = {
-    "flow": ("flow", {"steps_per_level": 2, "hidden_channels": 16}),
+    "flow": ("flow", {"steps_per_level": 2, "hidden_channels": 16, "dequantizer_channels": 4}),
     "cnf": ("cnf", {"channels": 8, "blocks": 1, "steps": 2, "guide_channels": 8, "guidance": 2.0}),
     "vae": ("vae", {"latent_dim": 8, "channels": [8, 16], "hidden": 32}),
     "vae2": ("vae", {"latent_dim": 2, "channels": [8, 16], "hidden": 32}),

@@ -80,4 +80,6 @@ def test_evaluate_reproduces_its_own_numbers(tiny_checkpoints):
 
     first = measure()
     assert set(first) == {"flow", "cnf", "vae", "gan"} and all(first.values())
+    assert first["flow"]["dequantizer_draws"] == 8  # the flow's learned dequantizer has its importance-weighted bound
+    assert first["flow"]["test_bpd_learned_digits_0_8"] > 0
     assert measure() == first

@@ -98,6 +98,51 @@ def test_dry_run_trains_and_writes_a_checkpoint(tmp_path):
     assert set(ckpt.card["metrics"]) == {"test_bpd_digits_0_8", "test_bpd_digit_9"}
 
 
+@pytest.fixture(scope="module")
+def dequantized(digits):
+    torch.manual_seed(0)
+    model = Flow(FlowConfig(steps_per_level=2, hidden_channels=16, dequantizer_channels=8))
+    model.initialize(digits)
+    return _randomised(model).eval()
+
+
+def test_the_dequantizers_density_is_its_change_of_variables(dequantized, digits):
+    """log q(u | x) is the standard normal density of eps less log du/deps (the map acts on each pixel alone)."""
+    eps = torch.randn(digits[:2].shape, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    u, log_q = dequantized.dequantizer(digits[:2], eps)
+    (slope,) = torch.autograd.grad(u.sum(), [eps])
+    expected = (-0.5 * eps ** 2 - 0.5 * math.log(2 * math.pi) - slope.log()).flatten(1).sum(1)
+    assert ((u > 0) & (u < 1)).all() and torch.allclose(log_q, expected, rtol=1e-4)
+
+
+def test_the_importance_weighted_bound_weighs_the_learned_draws(dequantized, digits):
+    x, generator = digits[:4], torch.Generator().manual_seed(0)
+    draws = torch.stack([dequantized.learned_log_prob(x, torch.randn(x.shape, generator=generator)) for _ in range(4)])
+    bound = dequantized.importance_weighted_log_prob(x, 4, torch.Generator().manual_seed(0))
+    assert torch.allclose(bound, torch.logsumexp(draws, 0) - math.log(4))
+    assert (bound > draws.mean(0)).all()  # tighter than the draws' mean, the one-draw bound's estimate
+
+
+def test_a_dequantizer_trains_on_a_frozen_flow(tmp_path):
+    """A trained flow continues with a new dequantizer: the flow's weights stay, the learned bound improves."""
+    common = ["--dry-run", "--out", str(tmp_path), "--runs", str(tmp_path)]
+    train_flow.main([*common, "--steps", "20"])
+    flow_before = checkpoints.load("flow", tmp_path).model.state_dict()
+    train_flow.main([*common, "--steps", "120", "--continue-checkpoint", "--dequantizer", "8", "--freeze-flow",
+                     "--lr", "1e-2"])
+    ckpt = checkpoints.load("flow", tmp_path)
+    weights = ckpt.model.state_dict()
+    assert all(torch.equal(weights[key], value) for key, value in flow_before.items())
+    assert ckpt.model.config.dequantizer_channels == 8 and "--freeze-flow" in ckpt.card["command"]
+    bpd = checkpoints.load_history(ckpt.card, tmp_path)["bpd"][20:]
+    assert len(bpd) == 100 and bpd[-10:].mean() < bpd[:10].mean() - 0.05
+
+
+def test_freezing_the_flow_needs_a_dequantizer(tmp_path):
+    with pytest.raises(SystemExit):
+        train_flow.main(["--dry-run", "--freeze-flow", "--out", str(tmp_path), "--runs", str(tmp_path)])
+
+
 def test_gated_coupling_bounds_its_scale():
     coupling = AffineCoupling(4, 8, "gated", 1)
     with torch.no_grad():

@@ -59,6 +59,17 @@ def test_max_minutes_counts_this_invocation_not_the_time_a_resumed_run_already_t
     assert card["steps"] == 6 and card["train_time_s"] > 10 * 3600
 
 
+def test_a_resumed_run_trains_the_rest_of_its_epoch_and_ends_its_schedule_at_its_last_step(tmp_path):
+    tiny = ["--steps-per-level", "2", "--hidden-channels", "16", "--batch-size", "4096", "--epochs", "2",
+            "--out", str(tmp_path), "--runs", str(tmp_path), "--snapshot-minutes", "1000"]  # 13 batches an epoch
+    train_flow.main(tiny + ["--steps", "16"])  # stopped 3 batches into the second epoch
+    train_flow.main(tiny)
+    card = checkpoints.read_card("flow", tmp_path)
+    lr = checkpoints.load_history(card, tmp_path)["lr"].tolist()
+    assert card["epochs"] == 2 and card["steps"] == 26 and len(lr) == 26
+    assert lr[-1] < 0.01 * max(lr)  # the cosine reaches zero where the run ends
+
+
 def test_a_committed_checkpoint_is_trained_further_without_its_snapshot(tmp_path):
     tiny = ["--steps-per-level", "2", "--hidden-channels", "16", "--batch-size", "8", "--epochs", "1",
             "--out", str(tmp_path / "out"), "--snapshot-minutes", "1000"]

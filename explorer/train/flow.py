@@ -1,6 +1,10 @@
 """Train the flow by maximum likelihood on dequantized digits 0-8 (bits/dim is the loss).
 
     python -m explorer train flow --epochs 30 --steps-per-level 8 --hidden-channels 128
+    python -m explorer train flow ... --epochs 31 --continue-checkpoint --dequantizer 32 --freeze-flow
+
+The second trains a learned dequantizer (``models.flow.Dequantizer``) for one more epoch on the trained flow,
+which stays as it is; without ``--freeze-flow`` the flow trains on the dequantizer's draws with it, as in Flow++.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ import argparse
 import math
 
 import torch
+from torch import nn
 
 from ..data import HELD_OUT_DIGIT, load_mnist
 from ..metrics import mean_bits_per_dim
@@ -19,22 +24,43 @@ from .schedules import warmup_cosine
 WARMUP_STEPS = 500
 
 
+class Dequantized(nn.Module):
+    """The flow on dequantized images, as one module so DDP sees the flow and its dequantizer in one forward:
+    images (N, 1, 28, 28) -> z, log|det| and log q(u | x) of the draws u (0 for uniform draws)."""
+
+    def __init__(self, flow: Flow):
+        super().__init__()
+        self.flow = flow
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.flow.dequantizer is None:
+            noise, log_q = torch.rand_like(x), torch.zeros(len(x), device=x.device)
+        else:
+            noise, log_q = self.flow.dequantizer(x, torch.randn_like(x))
+        return *self.flow(Flow.dequantize(x, noise=noise)), log_q
+
+
 class FlowTask(Task):
     def __init__(self, config: FlowConfig, args: argparse.Namespace, ctx: Context, first_batch: torch.Tensor):
         model = Flow(config).to(ctx.device)
         model.initialize(first_batch)  # ActNorm's data-dependent init, before DDP copies rank 0's weights
-        super().__init__(name="flow", modules={"flow": model},
-                         optimizers={"adam": torch.optim.Adam(model.parameters(), lr=args.lr)})
-        self.model, self.net, self.ctx, self.args = model, ctx.wrap(model), ctx, args
+        if args.freeze_flow:
+            model.requires_grad_(False).dequantizer.requires_grad_(True)
+        trained = [p for p in model.parameters() if p.requires_grad]
+        super().__init__(name="flow", modules={"flow": model}, optimizers={"adam": torch.optim.Adam(trained, lr=args.lr)})
+        self.model, self.net, self.ctx, self.args = model, ctx.wrap(Dequantized(model)), ctx, args
+
+    def adopt(self, model: Flow) -> None:
+        # A checkpoint without a dequantizer continues into a task that adds one: the new one keeps its start.
+        self.model.load_state_dict({**self.model.state_dict(), **model.state_dict()})
 
     def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         opt = self.optimizers["adam"]
         lr = set_learning_rate(warmup_cosine(self.args.lr, step - self.cycle_start, self.total_steps - self.cycle_start,
                                              WARMUP_STEPS), opt)
-        noise = torch.rand_like(x)
         with self.ctx.autocast():
-            z, log_det = self.net(Flow.dequantize(x, noise=noise))
-        bpd = -Flow.log_prob_from(z.float(), log_det.float()).mean() / (IMAGE_DIM * math.log(2))
+            z, log_det, log_q = self.net(x)
+        bpd = -(Flow.log_prob_from(z.float(), log_det.float()) - log_q).mean() / (IMAGE_DIM * math.log(2))
         opt.zero_grad(set_to_none=True)
         bpd.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 100.0)
@@ -61,12 +87,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--alpha", type=float, default=defaults.alpha)
     parser.add_argument("--coupling", choices=("plain", "gated"), default=defaults.coupling)
     parser.add_argument("--blocks", type=int, default=defaults.blocks)
+    parser.add_argument("--dequantizer", type=int, default=defaults.dequantizer_channels, metavar="CHANNELS",
+                        help="learn the dequantization with a net this wide (0: uniform)")
+    parser.add_argument("--freeze-flow", action="store_true", help="train only the dequantizer")
     add_common_args(parser, epochs=30, batch_size=64, lr=1e-3)
     args = parse(parser, argv)
     if args.dry_run:
         args.steps_per_level, args.hidden_channels, args.steps = 2, 16, args.steps or 30
     config = FlowConfig(steps_per_level=args.steps_per_level, hidden_channels=args.hidden_channels, alpha=args.alpha,
-                        coupling=args.coupling, blocks=args.blocks)
+                        coupling=args.coupling, blocks=args.blocks, dequantizer_channels=args.dequantizer)
+    if args.freeze_flow and not args.dequantizer:
+        parser.error("--freeze-flow trains the dequantizer alone: give --dequantizer CHANNELS")
     ctx = make_context(args)
     first = load_mnist("train").seen().as_float(ctx.device)[:512]
     fit(FlowTask(config, args, ctx, first), args, ctx)

@@ -197,7 +197,9 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context) -> Path | None:
         state = _continue(task, name, args.out, ctx.device)
         if ctx.is_main:
             print(f"continuing checkpoint {name} from epoch {state['epoch']}, step {state['step']}", file=sys.stderr)
-    task.total_steps = args.epochs * (len(train_x) // (args.batch_size * ctx.world_size))
+    # Steps to the end of --epochs from here; a resumed run skips the batches its epoch has trained on.
+    per_epoch = len(train_x) // (args.batch_size * ctx.world_size)
+    task.total_steps = state["step"] + (args.epochs - state["epoch"]) * per_epoch - state.get("batch", 0)
     if args.steps:
         task.total_steps = min(task.total_steps, args.steps)
     if (args.new_cycle or args.continue_checkpoint) and state.get("cycle_total") != task.total_steps:
@@ -209,12 +211,14 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context) -> Path | None:
     out_of_time = False
     for epoch in range(state["epoch"], args.epochs):
         batches = epoch_batches(len(train_x), args.batch_size, epoch, args.seed, ctx)
-        bar = tqdm(batches, desc=f"{name} epoch {epoch + 1}/{args.epochs}", disable=not ctx.is_main,
-                   mininterval=2.0, file=sys.stderr, dynamic_ncols=True)
+        done = state.get("batch", 0)  # this epoch's batches trained before a resume
+        bar = tqdm(batches[done:], desc=f"{name} epoch {epoch + 1}/{args.epochs}", disable=not ctx.is_main,
+                   initial=done, total=len(batches), mininterval=2.0, file=sys.stderr, dynamic_ncols=True)
         tick, seen = time.time(), 0
         for idx in bar:
             numbers = task.step(train_x[idx], train_y[idx], state["step"])
             state["step"] += 1
+            state["batch"] = state.get("batch", 0) + 1
             seen += len(idx) * ctx.world_size
             bar.set_postfix({**{k: f"{v:.4g}" for k, v in numbers.items()},
                              "img/s": f"{seen / max(time.time() - tick, 1e-9):.0f}"}, refresh=False)
@@ -229,7 +233,7 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context) -> Path | None:
         bar.close()
         finished_epoch = not out_of_time and not (args.steps and state["step"] >= args.steps)
         if finished_epoch:
-            state["epoch"] = epoch + 1
+            state["epoch"], state["batch"] = epoch + 1, 0
         if ctx.is_main:
             task.end_epoch(epoch)
             print(f"{name}: epoch {epoch + 1} {'done' if finished_epoch else 'stopped'}, step {state['step']}, "

@@ -21,7 +21,7 @@ import torch
 from explorer.device import cpu
 
 BENCHMARKS = ("models", "pages", "embeddings", "training", "flow_designs", "cnf_designs", "cnf_steps", "temperature",
-              "likelihood", "finetune", "latency", "server", "floor")
+              "likelihood", "dequantization", "finetune", "latency", "server", "floor")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -4,7 +4,8 @@ Follows Glow (Kingma & Dhariwal 2018, https://arxiv.org/abs/1807.03039): each st
 an invertible 1x1 convolution (LU-parametrised) and an affine coupling; the image is squeezed to
 4 x 14 x 14, half of it is factored out after the first level with a learned conditional prior,
 and the rest is squeezed to 8 x 7 x 7 for the second level. Preprocessing follows RealNVP
-(Dinh et al. 2017, https://arxiv.org/abs/1605.08803): uniform dequantization and a logit transform.
+(Dinh et al. 2017, https://arxiv.org/abs/1605.08803): uniform dequantization and a logit transform. An optional
+learned dequantizer (Flow++) tightens the likelihood bound without changing the map between images and codes.
 
 Why Glow rather than RealNVP's hand-made checkerboard masks: the 1x1 convolution learns the channel
 permutation, ActNorm keeps small batches stable, and the coupling network (3x3, 1x1, 3x3 convolutions)
@@ -203,8 +204,9 @@ class Dequantizer(nn.Module):
     Variational dequantization (Flow++, Ho et al. 2019, https://arxiv.org/abs/1902.00275): log P(x) is at least
     E_q[log p((pixels + u) / 256) - log q(u | x)], and the gap shrinks as q matches the flow's density inside the
     image's bins, which uniform u (the bound training uses) ignores. Here each pixel's u = sigmoid(m + s eps),
-    eps ~ N(0, 1), with m and log s from a small convolutional net on the image: a few thousand weights, trained
-    with the flow frozen, so encoding, sampling and the uniform bound stay as they are.
+    eps ~ N(0, 1), with m and log s from a small convolutional net on the image (19,000 weights at 32 channels).
+    Trained with the flow frozen (``train flow --dequantizer 32 --freeze-flow``), it leaves encoding, sampling and
+    the uniform bound as they are.
     """
 
     def __init__(self, channels: int):

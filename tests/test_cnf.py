@@ -94,6 +94,12 @@ def test_seeded_likelihood_is_reproducible_and_finite(cnf, digits):
     assert torch.equal(a, b) and torch.isfinite(a).all()
 
 
+def test_without_a_generator_an_image_reads_the_same_alone_and_in_a_batch(cnf, digits):
+    together = cnf.log_prob(digits[:4], steps=2)
+    alone = torch.cat([cnf.log_prob(digits[i:i + 1], steps=2) for i in range(4)])
+    assert torch.allclose(together, alone, rtol=1e-5)
+
+
 def test_dry_run_trains_and_writes_an_averaged_checkpoint(tmp_path):
     train_cnf.main(["--dry-run", "--steps", "40", "--lr", "3e-3", "--out", str(tmp_path), "--runs", str(tmp_path)])
     ckpt = checkpoints.load("cnf", tmp_path)

@@ -243,10 +243,12 @@ class CNF(GenerativeModel):
 
     @staticmethod
     def probes(x: torch.Tensor, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``count`` Rademacher probes (count, *x.shape) for the divergence, from ``generator`` (a fixed seed
-        without one)."""
-        draws = generator if generator is not None else torch.Generator().manual_seed(0)
-        return (torch.randint(0, 2, (count, *x.shape), generator=draws) * 2 - 1).to(x)
+        """``count`` Rademacher probes (count, *x.shape) for the divergence, from ``generator``; without one, one
+        fixed set shared by every image, so an image gets the same probes alone or in any batch."""
+        if generator is None:
+            shared = torch.randint(0, 2, (count, 1, *x.shape[1:]), generator=torch.Generator().manual_seed(0))
+            return (shared * 2 - 1).to(x).expand(count, *x.shape)
+        return (torch.randint(0, 2, (count, *x.shape), generator=generator) * 2 - 1).to(x)
 
     def log_density(self, y: torch.Tensor, eps: torch.Tensor, steps: int | None = None,
                     differentiable: bool = False) -> torch.Tensor:

@@ -138,6 +138,19 @@ def test_a_dequantizer_trains_on_a_frozen_flow(tmp_path):
     assert len(bpd) == 100 and bpd[-10:].mean() < bpd[:10].mean() - 0.05
 
 
+def test_a_flow_with_a_dequantizer_continues_on_uniform_noise_without_it(tmp_path):
+    """--dequantizer 0 continues the flow alone: the dequantizer is dropped and the flow trains on."""
+    common = ["--dry-run", "--out", str(tmp_path), "--runs", str(tmp_path)]
+    train_flow.main([*common, "--steps", "20", "--dequantizer", "8"])
+    before = checkpoints.load("flow", tmp_path).model.state_dict()
+    train_flow.main([*common, "--steps", "40", "--continue-checkpoint", "--dequantizer", "0"])
+    ckpt = checkpoints.load("flow", tmp_path)
+    weights = ckpt.model.state_dict()
+    assert ckpt.model.dequantizer is None and ckpt.card["steps"] == 40
+    assert set(weights) == {key for key in before if not key.startswith("dequantizer.")}
+    assert not all(torch.equal(weights[key], before[key]) for key in weights)
+
+
 def test_freezing_the_flow_needs_a_dequantizer(tmp_path):
     with pytest.raises(SystemExit):
         train_flow.main(["--dry-run", "--freeze-flow", "--out", str(tmp_path), "--runs", str(tmp_path)])

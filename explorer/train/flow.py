@@ -51,8 +51,10 @@ class FlowTask(Task):
         self.model, self.net, self.ctx, self.args = model, ctx.wrap(Dequantized(model)), ctx, args
 
     def adopt(self, model: Flow) -> None:
-        # A checkpoint without a dequantizer continues into a task that adds one: the new one keeps its start.
-        self.model.load_state_dict({**self.model.state_dict(), **model.state_dict()})
+        # A checkpoint continues into a task that adds a dequantizer (the new one keeps its start) or drops one
+        # (--dequantizer 0 trains the flow on uniform noise again; a dequantizer is then trained for the new flow).
+        own = self.model.state_dict()
+        self.model.load_state_dict({**own, **{k: v for k, v in model.state_dict().items() if k in own}})
 
     def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         opt = self.optimizers["adam"]

@@ -88,13 +88,13 @@ def mean_bits_per_dim(flow: nn.Module, x: torch.Tensor, seed: int = 0, batch_siz
 
 @torch.no_grad()
 def mean_importance_weighted_bits_per_dim(flow: nn.Module, x: torch.Tensor, draws: int = 8, seed: int = 0,
-                                          batch_size: int = BATCH) -> float:
+                                          batch_size: int = BATCH, learned: bool = True) -> float:
     """Mean bits/dim of images ``x`` by the importance-weighted bound over ``draws`` draws of ``flow``'s learned
-    dequantizer, seeded."""
+    dequantizer (or uniform draws when not ``learned``), seeded."""
     generator = torch.Generator().manual_seed(seed)
     device = _device(flow)
-    total = sum(flow.importance_weighted_log_prob(x[i:i + batch_size].to(device), draws, generator).sum().item()
-                for i in range(0, len(x), batch_size))
+    total = sum(flow.importance_weighted_log_prob(x[i:i + batch_size].to(device), draws, generator, learned)
+                .sum().item() for i in range(0, len(x), batch_size))
     return -total / len(x) / (x[0].numel() * math.log(2))
 
 

@@ -52,3 +52,14 @@ def test_the_fine_tune_benchmark_times_a_prior_only_fine_tune_once_not_once_per_
     prior_only = [line for line in report.splitlines() if line.startswith("| the whole flow")]
     assert len(prior_only) == 2 and all(line.split("|")[2].strip() == "-" for line in prior_only)  # steps 0 and 20
     assert sum(line.startswith("| nothing") for line in report.splitlines()) == 2 * 2  # two rates, two steps
+
+
+def test_the_dequantization_bounds_tighten_with_draws(checkpoint_env):
+    """A smoke run on the tiny flow: each row is a bound per draw count, tighter (lower bits/dim) with more draws."""
+    from bench import dequantization
+
+    report = dequantization.run(quick=True)
+    rows = {line.split("|")[1].strip(): [float(v) for v in line.split("|")[2:-1]]
+            for line in report.splitlines() if line.startswith(("| uniform", "| learned"))}
+    assert set(rows) == {"uniform", "learned"}
+    assert all(bits[-1] < bits[0] for bits in rows.values())

@@ -370,13 +370,16 @@ class Flow(GenerativeModel):
         u, log_q = self.dequantizer(x, eps)
         return self.log_prob(x, noise=u) - log_q
 
-    def importance_weighted_log_prob(self, x: torch.Tensor, draws: int,
-                                     generator: torch.Generator | None = None) -> torch.Tensor:
-        """log of the mean of p(x + u) / q(u | x) over ``draws`` draws of the learned dequantizer (N,) in nats: a
-        lower bound on the discrete log-likelihood that tightens as ``draws`` grows (Burda et al. 2016)."""
-        bounds = torch.stack([self.learned_log_prob(x, torch.randn(x.shape, generator=generator).to(x.device))
-                              for _ in range(draws)])
-        return torch.logsumexp(bounds, 0) - math.log(draws)
+    def importance_weighted_log_prob(self, x: torch.Tensor, draws: int, generator: torch.Generator | None = None,
+                                     learned: bool = True) -> torch.Tensor:
+        """log of the mean of p(x + u) / q(u | x) over ``draws`` draws of the learned dequantizer, or of uniform
+        ones (q = 1) when not ``learned`` (N,) in nats: a lower bound on the discrete log-likelihood that tightens
+        as ``draws`` grows (Burda et al. 2016)."""
+        def one_draw() -> torch.Tensor:
+            if not learned:
+                return self.log_prob(x, generator)
+            return self.learned_log_prob(x, torch.randn(x.shape, generator=generator).to(x.device))
+        return torch.logsumexp(torch.stack([one_draw() for _ in range(draws)]), 0) - math.log(draws)
 
     @staticmethod
     def log_prob_from(z: torch.Tensor, log_det: torch.Tensor) -> torch.Tensor:

@@ -231,6 +231,7 @@ def finetune(flow: Flow, examples: torch.Tensor, *, steps: int = FINETUNE_STEPS,
     ``progress(step, bits_per_dim)`` is called after every step, ``watch(step, copy)`` before the first step and
     after each step in ``watch_at`` (0 is before training). The shared model is only read.
     """
+    frozen = (*frozen, "dequantizer")  # it trains on uniform noise: a learned dequantizer stays the shared one
     with torch.inference_mode(False), torch.enable_grad():
         tuned = TunedFlow(flow, frozen)
         for name, module in tuned.flow.named_children():

@@ -5,6 +5,7 @@
 
 The second trains a learned dequantizer (``models.flow.Dequantizer``) for one more epoch on the trained flow,
 which stays as it is; without ``--freeze-flow`` the flow trains on the dequantizer's draws with it, as in Flow++.
+Continued with ``--dequantizer 0``, a flow trains on uniform noise again and its dequantizer is dropped.
 """
 
 from __future__ import annotations

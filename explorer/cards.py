@@ -95,6 +95,8 @@ def metric_rows(metrics: dict) -> list[dict[str, str]]:
     return rows
 
 
+THEN = " · then "  # between the machines of successive runs, in a card's hardware
+
 # The headline numbers of each kind's card, in the README's table of models.
 HEADLINES = ("test_bpd_digits_0_8", f"test_bpd_digit_{HELD_OUT_DIGIT}", "test_bpd_learned_digits_0_8",
              "test_iwae_nll_nats_digits_0_8",
@@ -108,9 +110,15 @@ def markdown_table(cards: dict[str, dict]) -> str:
     for name, card in cards.items():
         numbers = "; ".join(f"{METRIC_NAMES[key][0]}: {_number(key, card['metrics'][key])}"
                             for key in HEADLINES if key in card.get("metrics", {}))
-        training = f"{card['epochs']} epochs in {duration_text(card['train_time_s'])}, {card['hardware'].split(';')[0]}"
+        training = f"{card['epochs']} epochs in {duration_text(card['train_time_s'])}, {devices_text(card['hardware'])}"
         lines.append(f"| `{name}` | {card['kind']} | digits {classes_text(card['classes'])} | {training} | {numbers} |")
     return "\n".join(lines)
+
+
+def devices_text(hardware: str) -> str:
+    """The devices a card's ``hardware`` names, in the order its runs used them: "cpu (1 threads), then cuda"."""
+    devices = [run.split(";")[0] for run in hardware.split(THEN)]
+    return ", then ".join(d for i, d in enumerate(devices) if i == 0 or d != devices[i - 1])
 
 
 def _number(key: str, value: float) -> str:

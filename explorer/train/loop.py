@@ -22,12 +22,12 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import checkpoints
+from ..cards import THEN
 from ..data import SEEN_DIGITS, load_mnist
 from ..device import cpu, describe, fast_bf16, pick_device
 
 DRY_RUN_IMAGES = 256
 PLACES = ("--out", "--runs", "--snapshot-minutes")  # options that change where files go, never the weights
-THEN = " · then "  # between the machines of successive runs, in a card's hardware
 
 
 @dataclass

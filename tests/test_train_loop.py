@@ -70,6 +70,16 @@ def test_a_resumed_run_trains_the_rest_of_its_epoch_and_ends_its_schedule_at_its
     assert lr[-1] < 0.01 * max(lr)  # the cosine reaches zero where the run ends
 
 
+def test_a_run_resumed_on_another_machine_names_both_on_its_card(tmp_path, monkeypatch):
+    tiny = ["--steps-per-level", "2", "--hidden-channels", "16", "--batch-size", "8", "--epochs", "1",
+            "--out", str(tmp_path), "--runs", str(tmp_path), "--max-minutes", "1e-9"]  # stops after a step
+    for machine in ("machine A", "machine B"):  # the same command, resumed from its snapshot elsewhere
+        monkeypatch.setattr(loop, "hardware", lambda ctx, machine=machine: machine)
+        train_flow.main(tiny)
+    card = checkpoints.read_card("flow", tmp_path)
+    assert card["steps"] == 2 and card["hardware"] == f"machine A{loop.THEN}machine B"
+
+
 def test_a_committed_checkpoint_is_trained_further_without_its_snapshot(tmp_path):
     tiny = ["--steps-per-level", "2", "--hidden-channels", "16", "--batch-size", "8", "--epochs", "1",
             "--out", str(tmp_path / "out"), "--snapshot-minutes", "1000"]

@@ -190,6 +190,7 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context) -> Path | None:
         state = _restore(task, snapshot, ctx.device)
         if state.get("command", args.command) != args.command:  # another run's snapshot: the card names that run too
             state["earlier_command"] = " && ".join(filter(None, [state.get("earlier_command"), state["command"]]))
+        if "hardware" in state:  # and the machine it ran on, where the resumed part runs on another
             state["earlier_hardware"] = hardware_so_far(state.get("earlier_hardware"), state["hardware"])
         if ctx.is_main:
             print(f"resumed {name} from {snapshot} at epoch {state['epoch']}, step {state['step']}", file=sys.stderr)

@@ -203,3 +203,11 @@ def test_drawing_runs_in_bf16_where_native_and_decode_stays_exact(flow, digits, 
     assert drawn.dtype == torch.float32 and not torch.equal(drawn, flow.decode(z))
     assert (drawn - flow.decode(z)).abs().mean() < 1e-2
     assert (flow.decode(flow.encode(digits)) - digits).abs().max() < 1e-4 + 1 / 256  # exact up to dequantization
+
+
+def test_a_checkpoint_of_another_design_does_not_continue(tmp_path):
+    """Only a dequantizer may be dropped: a flow with more steps than the task's is refused, not cut short."""
+    common = ["--dry-run", "--out", str(tmp_path), "--runs", str(tmp_path)]
+    train_flow.main([*common, "--steps", "5", "--coupling", "gated", "--blocks", "2"])
+    with pytest.raises(RuntimeError, match="Unexpected key"):
+        train_flow.main([*common, "--steps", "10", "--continue-checkpoint", "--coupling", "gated", "--blocks", "1"])

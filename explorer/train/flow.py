@@ -55,7 +55,8 @@ class FlowTask(Task):
         # A checkpoint continues into a task that adds a dequantizer (the new one keeps its start) or drops one
         # (--dequantizer 0 trains the flow on uniform noise again; a dequantizer is then trained for the new flow).
         own = self.model.state_dict()
-        self.model.load_state_dict({**own, **{k: v for k, v in model.state_dict().items() if k in own}})
+        kept = {k: v for k, v in model.state_dict().items() if k in own or not k.startswith("dequantizer.")}
+        self.model.load_state_dict({**own, **kept})  # any other key that does not fit still fails the load
 
     def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         opt = self.optimizers["adam"]

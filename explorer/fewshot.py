@@ -133,9 +133,15 @@ def pixel_gaussian(examples: torch.Tensor, dim: int, n: int, seed: int,
 @torch.no_grad()
 def latent_gaussian(model: GenerativeModel, examples: torch.Tensor, dim: int, n: int, seed: int,
                     temperature: float = 1.0) -> tuple[torch.Tensor, SubspaceGaussian]:
-    """The seed's method in any model's latent space: encode, fit the Gaussian, sample codes, decode."""
-    gaussian = fit_gaussian(model.encode(examples.to(model.device)), dim)
-    z = gaussian.sample(n, torch.Generator().manual_seed(seed), temperature)
+    """The seed's method in any model's latent space: encode, fit the Gaussian, sample codes, decode.
+
+    Codes are kept no farther from the prior's centre than the farthest example's: beyond it lie codes the model
+    gives less density than any example, and a flow decodes many of them to static.
+    """
+    codes = model.encode(examples.to(model.device)).double().cpu()
+    gaussian = fit_gaussian(codes, dim)
+    radius = codes.norm(dim=1).max().item() * (1 + 1e-9)  # the mean of identical codes may round just outside
+    z = gaussian.sample(n, torch.Generator().manual_seed(seed), temperature, radius)
     return model.draw(z.to(model.device)).cpu(), gaussian
 
 

@@ -133,10 +133,21 @@ class SubspaceGaussian:
         """Points (N, D) -> their coordinates (N, d) along the basis, relative to the mean."""
         return (x.double() - self.mean) @ self.basis.T
 
-    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
-        """``n`` points (n, D) float32, noise scaled by ``temperature``; drawn on the CPU so a seed reproduces them."""
-        eps = torch.randn(n, self.dim, generator=generator, dtype=torch.float64) * temperature
-        return (self.mean + (eps * self.var.sqrt()) @ self.basis).float()
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
+               radius: float = math.inf) -> torch.Tensor:
+        """``n`` points (n, D) float32, noise scaled by ``temperature``; drawn on the CPU so a seed reproduces them.
+
+        Points farther than ``radius`` from the origin are drawn again. The mean lies within any radius that holds
+        the fitted points, so some draws always land inside.
+        """
+        if not self.mean.norm() <= radius:  # also refuses a radius of NaN
+            raise ValueError(f"a radius of {radius} leaves out the mean, {self.mean.norm():.4g} from the origin")
+        kept = torch.empty(0, self.mean.numel(), dtype=torch.float64)
+        while len(kept) < n:
+            eps = torch.randn(n, self.dim, generator=generator, dtype=torch.float64) * temperature
+            points = self.mean + (eps * self.var.sqrt()) @ self.basis
+            kept = torch.cat([kept, points[points.norm(dim=1) <= radius]])
+        return kept[:n].float()
 
     def log_prob_subspace(self, x: torch.Tensor) -> torch.Tensor:
         """Log-density (N,) in nats of the points' d coordinates: a density on the subspace, not on R^D."""

@@ -102,6 +102,24 @@ def test_pixel_gaussian_is_fitted_to_the_examples(examples):
     assert torch.allclose(centre[0], examples.mean(0).clamp(0, 1), atol=1e-6)
 
 
+class Pixels:
+    """A stand-in model whose codes are the pixels themselves, so the drawn codes can be read back."""
+    device = torch.device("cpu")
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)
+
+    def draw(self, z: torch.Tensor) -> torch.Tensor:
+        return z
+
+
+def test_latent_codes_lie_no_farther_out_than_the_farthest_example(examples):
+    codes, gaussian = fewshot.latent_gaussian(Pixels(), examples, 5, 500, seed=0, temperature=1.5)
+    farthest = examples.flatten(1).norm(dim=1).max()
+    free = gaussian.sample(500, torch.Generator().manual_seed(0), temperature=1.5)
+    assert (free.norm(dim=1) > farthest).any() and (codes.norm(dim=1) <= farthest + 1e-4).all()
+
+
 def test_reference_prior_bits_per_dim_agrees_with_metrics(models, ref):
     assert ref.flow_prior_bpd == pytest.approx(metrics.mean_bits_per_dim(models["flow"], ref.nines, seed=0), abs=1e-4)
 

@@ -139,6 +139,20 @@ def test_seed_reproduces_gaussian_samples():
     assert torch.allclose(centre, gauss.mean.float().expand(7, 12))
 
 
+def test_draws_beyond_the_radius_are_drawn_again():
+    x = torch.randn(30, 8, generator=torch.Generator().manual_seed(0)) * 3 + 1
+    gauss = latent.fit_gaussian(x, 5)
+    radius = x.norm(dim=1).median().item()
+    free = gauss.sample(2000, torch.Generator().manual_seed(1))
+    bounded = gauss.sample(2000, torch.Generator().manual_seed(1), radius=radius)
+    assert (free.norm(dim=1) > radius).float().mean() > 0.02  # without a radius some draws lie beyond it
+    assert (bounded.norm(dim=1) <= radius + 1e-5).all()
+    inside = free[free.norm(dim=1) <= radius]
+    assert torch.equal(bounded[:len(inside)], inside)  # the draws inside are kept as they came
+    with pytest.raises(ValueError, match="leaves out the mean"):
+        gauss.sample(3, radius=0.5 * gauss.mean.norm().item())
+
+
 def test_log_prob_matches_the_full_gaussian():
     x = torch.randn(60, 6, dtype=torch.float64) @ torch.randn(6, 6, dtype=torch.float64)
     gauss = latent.fit_gaussian(x, 3)

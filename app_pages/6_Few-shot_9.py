@@ -378,7 +378,7 @@ with st.expander("How to read the numbers", expanded=True):
   (the fitted variances along its d directions, the flow's own unit variance in every other direction), and under
   the fine-tuned flow.{f" The flow's own prior gives {prior:.3f} bits/dim." if prior is not None else ""}
 - **Static samples**: samples rougher than every handwritten digit in MNIST (total variation); none is counted
-  as a 9. The latent Gaussians keep their codes no farther from the latent space's centre than the farthest
+  as a 9. The flow's latent Gaussian keeps its codes no farther from the latent space's centre than the farthest
   example's code: the flow decodes most of its static from codes beyond it.
 - **Test 9s, nats in PCA space** (higher is better): the pixel Gaussian's mean log-density of the test 9s'
   coordinates in its d-dimensional PCA space; not comparable with bits/dim. The VAE has no exact likelihood here.

@@ -135,13 +135,14 @@ def latent_gaussian(model: GenerativeModel, examples: torch.Tensor, dim: int, n:
                     temperature: float = 1.0) -> tuple[torch.Tensor, SubspaceGaussian]:
     """The seed's method in any model's latent space: encode, fit the Gaussian, sample codes, decode.
 
-    Codes are kept no farther from the prior's centre than the farthest example's: beyond it lie codes the model
-    gives less density than any example, and a flow decodes many of them to static.
+    For a model whose far codes decode to static (the flow), codes are kept no farther from the prior's centre
+    than the farthest example's: beyond it lie codes the model gives less density than any example.
     """
     codes = model.encode(examples.to(model.device)).double().cpu()
     gaussian = fit_gaussian(codes, dim)
     radius = codes.norm(dim=1).max().item() * (1 + 1e-9)  # the mean of identical codes may round just outside
-    z = gaussian.sample(n, torch.Generator().manual_seed(seed), temperature, radius)
+    z = gaussian.sample(n, torch.Generator().manual_seed(seed), temperature,
+                        radius if model.far_codes_decode_to_static else math.inf)
     return model.draw(z.to(model.device)).cpu(), gaussian
 
 

@@ -105,6 +105,7 @@ def test_pixel_gaussian_is_fitted_to_the_examples(examples):
 class Pixels:
     """A stand-in model whose codes are the pixels themselves, so the drawn codes can be read back."""
     device = torch.device("cpu")
+    far_codes_decode_to_static = True
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(1)
@@ -113,11 +114,14 @@ class Pixels:
         return z
 
 
-def test_latent_codes_lie_no_farther_out_than_the_farthest_example(examples):
+def test_latent_codes_lie_no_farther_out_than_the_farthest_example_where_far_codes_are_static(examples):
     codes, gaussian = fewshot.latent_gaussian(Pixels(), examples, 5, 500, seed=0, temperature=1.5)
     farthest = examples.flatten(1).norm(dim=1).max()
     free = gaussian.sample(500, torch.Generator().manual_seed(0), temperature=1.5)
     assert (free.norm(dim=1) > farthest).any() and (codes.norm(dim=1) <= farthest + 1e-4).all()
+    model = Pixels()
+    model.far_codes_decode_to_static = False
+    assert torch.equal(fewshot.latent_gaussian(model, examples, 5, 500, seed=0, temperature=1.5)[0], free)
 
 
 def test_reference_prior_bits_per_dim_agrees_with_metrics(models, ref):

@@ -277,6 +277,7 @@ class Flow(GenerativeModel):
     kind = "flow"
     latent_dim = IMAGE_DIM
     inversion = "exact"
+    far_codes_decode_to_static = True  # unbounded couplings: a code far out of the data's reach inverts to noise
 
     def __init__(self, config: FlowConfig):
         super().__init__()

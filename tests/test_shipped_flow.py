@@ -1,9 +1,10 @@
 """Static (``judge.is_static``: rougher than every MNIST test digit) from the shipped flow, wherever a page lets it
 draw: samples at the temperatures the pages offer, few-shot fits to gallery and hand-drawn 9s at the page's
-extremes of k and d, and analogies between random test digits. These check the committed weights.
+extremes of k and d and at its default and hottest temperature, and analogies between random test digits. These
+check the committed weights.
 
-The goal is none anywhere. Where the shipped weights still make some (the hottest temperature, fits to a few
-hand-drawn 9s), the test holds the share the weights reach, and the pages mark those tiles as static."""
+The goal is none anywhere. Where the shipped weights still make some (the hottest temperature, fits to hand-drawn
+9s), the test holds the share the weights reach, and the pages mark those tiles as static."""
 
 import io
 import math
@@ -35,7 +36,7 @@ def test_samples_are_never_static(flow, temperature):
 
 
 def test_samples_at_the_hottest_temperature_are_rarely_static(flow):
-    assert static_share(flow.sample(256, 1.5, torch.Generator().manual_seed(0))) <= 0.12  # the weights: 5.5%
+    assert static_share(flow.sample(256, 1.5, torch.Generator().manual_seed(0))) <= 0.08  # the weights: 3-5% (seeds 0-2)
 
 
 def drawn_nines(k: int) -> torch.Tensor:

@@ -136,7 +136,7 @@ def latent_gaussian(model: GenerativeModel, examples: torch.Tensor, dim: int, n:
     """The seed's method in any model's latent space: encode, fit the Gaussian, sample codes, decode.
 
     For a model whose far codes decode to static (the flow), codes are kept no farther from the prior's centre
-    than the farthest example's: beyond it lie codes the model gives less density than any example.
+    than the farthest example's: beyond it every code is less likely under the prior than every example's.
     """
     codes = model.encode(examples.to(model.device)).double().cpu()
     gaussian = fit_gaussian(codes, dim)

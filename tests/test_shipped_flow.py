@@ -36,7 +36,7 @@ def test_samples_are_never_static(flow, temperature):
 
 
 def test_samples_at_the_hottest_temperature_are_rarely_static(flow):
-    assert static_share(flow.sample(256, 1.5, torch.Generator().manual_seed(0))) <= 0.08  # the weights: 3-5% (seeds 0-2)
+    assert static_share(flow.sample(256, 1.5, torch.Generator().manual_seed(0))) <= 0.08  # the weights: 3-6% (seeds 0-2)
 
 
 def drawn_nines(k: int) -> torch.Tensor:

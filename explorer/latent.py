@@ -142,6 +142,8 @@ class SubspaceGaussian:
         """
         if not self.mean.norm() <= radius:  # also refuses a radius of NaN
             raise ValueError(f"a radius of {radius} leaves out the mean, {self.mean.norm():.4g} from the origin")
+        if not 0 <= temperature < math.inf:  # no draw of NaN or infinite noise would ever land inside
+            raise ValueError(f"temperature must be a finite number >= 0, not {temperature}")
         kept = torch.empty(0, self.mean.numel(), dtype=torch.float64)
         while len(kept) < n:
             eps = torch.randn(n, self.dim, generator=generator, dtype=torch.float64) * temperature

@@ -151,6 +151,8 @@ def test_draws_beyond_the_radius_are_drawn_again():
     assert torch.equal(bounded[:len(inside)], inside)  # the draws inside are kept as they came
     with pytest.raises(ValueError, match="leaves out the mean"):
         gauss.sample(3, radius=0.5 * gauss.mean.norm().item())
+    with pytest.raises(ValueError, match="temperature"):
+        gauss.sample(3, temperature=math.nan, radius=radius)
 
 
 def test_log_prob_matches_the_full_gaussian():

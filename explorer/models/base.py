@@ -24,7 +24,7 @@ class GenerativeModel(nn.Module):
     latent_dim: int
     inversion: Inversion
     channels_last_on_cpu = True  # served in oneDNN's channels-last layout on a CPU (``device.serving_layout``)
-    far_codes_decode_to_static = False  # few-shot Gaussians then keep its codes within the examples' reach
+    far_codes_decode_to_static = False  # if True, few-shot Gaussians keep its codes within the examples' norms
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images (N, 1, 28, 28) in [0, 1] -> latent codes (N, latent_dim)."""

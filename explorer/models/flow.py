@@ -277,7 +277,7 @@ class Flow(GenerativeModel):
     kind = "flow"
     latent_dim = IMAGE_DIM
     inversion = "exact"
-    far_codes_decode_to_static = True  # unbounded couplings: a code far out of the data's reach inverts to noise
+    far_codes_decode_to_static = True  # measured: most of its static comes from codes beyond every example's norm
 
     def __init__(self, config: FlowConfig):
         super().__init__()

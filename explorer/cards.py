@@ -116,9 +116,10 @@ def markdown_table(cards: dict[str, dict]) -> str:
 
 
 def devices_text(hardware: str) -> str:
-    """The devices a card's ``hardware`` names, in the order its runs used them: "cpu (1 threads), then cuda"."""
+    """The devices a card's ``hardware`` names, each once, in the order its runs first used them:
+    "cpu (1 thread), then cuda"."""
     devices = [run.split(";")[0] for run in hardware.split(THEN)]
-    return ", then ".join(d for i, d in enumerate(devices) if i == 0 or d != devices[i - 1])
+    return ", then ".join(dict.fromkeys(devices))
 
 
 def _number(key: str, value: float) -> str:

@@ -54,8 +54,9 @@ def test_the_readme_lists_the_shipped_models_as_their_cards_say():
     assert cards.with_table(readme, table) == readme, "run: python -m explorer cards --readme"
 
 
-def test_the_readme_names_every_device_a_model_trained_on_in_order():
-    hardware = cards.THEN.join(["cpu (1 threads); x86", "cpu (1 threads); EPYC", "cuda; H200", "cpu (2 threads); EPYC"])
-    assert cards.devices_text(hardware) == "cpu (1 threads), then cuda, then cpu (2 threads)"
+def test_the_readme_names_every_device_a_model_trained_on_once_in_order():
+    hardware = cards.THEN.join(["cpu (1 thread); x86", "cpu (1 thread); EPYC", "cuda; H200", "cpu (2 threads); EPYC",
+                                "cuda; H200", "cpu (1 thread); EPYC"])
+    assert cards.devices_text(hardware) == "cpu (1 thread), then cuda, then cpu (2 threads)"
     card = {"epochs": 3, "train_time_s": 600, "hardware": hardware, "kind": "flow", "classes": list(range(9))}
-    assert "3 epochs in 10 min, cpu (1 threads), then cuda, then cpu (2 threads) |" in cards.markdown_table({"f": card})
+    assert "3 epochs in 10 min, cpu (1 thread), then cuda, then cpu (2 threads) |" in cards.markdown_table({"f": card})

@@ -20,8 +20,8 @@ import torch
 
 from explorer.device import cpu
 
-BENCHMARKS = ("models", "pages", "embeddings", "training", "flow_designs", "cnf_designs", "cnf_steps", "temperature",
-              "likelihood", "dequantization", "finetune", "latency", "server", "floor")
+BENCHMARKS = ("models", "pages", "embeddings", "training", "flow_designs", "cnf_designs", "gan_designs", "cnf_steps",
+              "temperature", "likelihood", "dequantization", "finetune", "latency", "server", "floor")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

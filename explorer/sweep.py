@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from . import checkpoints, fewshot
+from . import checkpoints, fewshot, latent
 from .data import HELD_OUT_DIGIT, Digits, few_shot, load_mnist
 
 K = (1, 2, 5, 10, 20)
@@ -24,6 +25,13 @@ SEEDS = (0, 1, 2)  # example seeds: which k training 9s
 SAMPLES = 64
 MODELS = ("flow", "cnf", "vae", "classifier")  # the checkpoints the methods and their scores use
 FINETUNE = {"steps": fewshot.FINETUNE_STEPS, "rate": fewshot.FINETUNE_RATE}  # the rule the fine-tune rows were run with
+
+
+def methods_code() -> str:
+    """A fingerprint of the few-shot methods' code (``fewshot`` and the latent Gaussian it fits): stored rows are
+    reused only while it is the one they were measured with."""
+    source = inspect.getsource(fewshot) + inspect.getsource(latent)
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
 
 
 def file_name(shas: dict[str, str | None]) -> str:
@@ -66,8 +74,8 @@ def write(rows: list[dict], shas: dict[str, str | None], out: Path | None = None
     for stale in folder.glob("sweep-*.json"):
         stale.unlink()
     path = folder / file_name(shas)
-    path.write_text(json.dumps({"weights": shas, "finetune": FINETUNE, "k": list(K), "seeds": list(SEEDS),
-                                "samples": SAMPLES, "rows": rows}, indent=1) + "\n")
+    path.write_text(json.dumps({"weights": shas, "finetune": FINETUNE, "methods_code": methods_code(), "k": list(K),
+                                "seeds": list(SEEDS), "samples": SAMPLES, "rows": rows}, indent=1) + "\n")
     return path
 
 
@@ -84,7 +92,8 @@ def main(log: Callable[[str], None] = print) -> Path:
     kept = reusable(shas)
     again = tuple(m for m in fewshot.METHODS if m not in {row["method"] for row in kept})
     if kept:
-        log(f"kept the stored rows of {', '.join(dict.fromkeys(r['method'] for r in kept))}: their weights are unchanged")
+        log(f"kept the stored rows of {', '.join(dict.fromkeys(r['method'] for r in kept))}: their weights and the "
+            "methods' code are unchanged")
     ref = fewshot.reference(load_mnist("test").held_out().as_float(), models.get("classifier"), models.get("flow"))
     rows = kept + measure(models, ref, load_mnist("train"), methods=again, progress=log)
     path = write(sorted(rows, key=lambda r: fewshot.METHODS.index(r["method"])), shas)
@@ -94,12 +103,14 @@ def main(log: Callable[[str], None] = print) -> Path:
 
 def reusable(shas: dict[str, str | None]) -> list[dict]:
     """The stored sweep's rows that new weights leave valid: a method's scores depend on the classifier, on the
-    flow (the reference's likelihoods) and on the checkpoint the method samples from; the fine-tune's on its rule."""
+    flow (the reference's likelihoods) and on the checkpoint the method samples from; the fine-tune's on its rule;
+    every row on the methods' code."""
     found = sorted(shipped_dir().glob("sweep-*.json"))
     if not found:
         return []
     saved = json.loads(found[0].read_text())
-    if (saved["k"], saved["seeds"], saved["samples"]) != (list(K), list(SEEDS), SAMPLES):
+    measured_with = (saved["k"], saved["seeds"], saved["samples"], saved.get("methods_code"))
+    if measured_with != (list(K), list(SEEDS), SAMPLES, methods_code()):
         return []
     changed = {name for name in MODELS if saved["weights"].get(name) != shas.get(name)}
     return [row for row in saved["rows"]

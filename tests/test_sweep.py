@@ -51,3 +51,14 @@ def test_a_new_fine_tuning_rule_invalidates_only_the_fine_tune_rows(tmp_path, mo
     monkeypatch.setattr(sweep, "FINETUNE", {**sweep.FINETUNE, "steps": sweep.FINETUNE["steps"] + 10})
     assert sweep.stored(shas) is None  # the page never shows rows of another rule
     assert [r["method"] for r in sweep.reusable(shas)] == ["pixel"]
+
+
+def test_a_change_in_the_methods_code_invalidates_every_row(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_CHECKPOINTS", str(tmp_path))
+    shas = {"flow": "a" * 64, "cnf": "e" * 64, "vae": "b" * 64, "classifier": "c" * 64}
+    rows = [{"method": m, "k": 1} for m in ("pixel", "flow")]
+    sweep.write(rows, shas)
+    assert sweep.reusable(shas) == rows
+    monkeypatch.setattr(sweep, "methods_code", lambda: "0" * 12)
+    assert sweep.reusable(shas) == []
+    assert sweep.stored(shas) == rows  # the page still shows the stored sweep of these weights

@@ -80,6 +80,15 @@ def test_a_run_resumed_on_another_machine_names_both_on_its_card(tmp_path, monke
     assert card["steps"] == 2 and card["hardware"] == f"machine A{loop.THEN}machine B"
 
 
+def test_a_run_resumed_with_another_time_limit_is_the_same_run_on_its_card(tmp_path):
+    tiny = ["--steps-per-level", "2", "--hidden-channels", "16", "--batch-size", "8", "--epochs", "1",
+            "--out", str(tmp_path), "--runs", str(tmp_path), "--snapshot-minutes", "1000"]
+    train_flow.main(tiny + ["--max-minutes", "1e-9"])  # stops after a step
+    train_flow.main(tiny + ["--max-minutes", "30"])
+    card = checkpoints.read_card("flow", tmp_path)
+    assert card["command"] == "python -m explorer train flow --steps-per-level 2 --hidden-channels 16 --batch-size 8 --epochs 1"
+
+
 def test_a_committed_checkpoint_is_trained_further_without_its_snapshot(tmp_path):
     tiny = ["--steps-per-level", "2", "--hidden-channels", "16", "--batch-size", "8", "--epochs", "1",
             "--out", str(tmp_path / "out"), "--snapshot-minutes", "1000"]

@@ -27,7 +27,8 @@ from ..data import SEEN_DIGITS, load_mnist
 from ..device import cpu, describe, fast_bf16, pick_device
 
 DRY_RUN_IMAGES = 256
-PLACES = ("--out", "--runs", "--snapshot-minutes")  # options that change where files go, never the weights
+# Options a card's command leaves out: where files go and when one invocation stops, never what the weights become.
+NOT_THE_RECIPE = ("--out", "--runs", "--snapshot-minutes", "--max-minutes")
 
 
 @dataclass
@@ -268,11 +269,11 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context) -> Path | None:
 
 def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     """Parse a trainer's arguments; ``args.command`` is the recipe for its card: the command without the options
-    that only say where files go."""
+    that only say where files go or when this invocation stops."""
     args = parser.parse_args(argv)
     words, kept = sys.argv[1:] if argv is None else argv, []
     for i, word in enumerate(words):
-        if word.split("=")[0] in PLACES or (i and words[i - 1] in PLACES):
+        if word.split("=")[0] in NOT_THE_RECIPE or (i and words[i - 1] in NOT_THE_RECIPE):
             continue
         kept.append(word)
     args.command = " ".join([parser.prog, *map(shlex.quote, kept)])

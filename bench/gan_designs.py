@@ -20,7 +20,7 @@ from .timing import table
 
 EPOCHS = 8
 DESIGNS = {
-    "DCGAN, non-saturating, D width 32 (the shipped recipe)": [],
+    "DCGAN, non-saturating, D width 32 (the trainer's defaults)": [],
     "DCGAN, non-saturating, D width 64": ["--d-width", "64"],
     "SN-GAN, hinge, D width 64": ["--loss", "hinge", "--d-width", "64"],
     "DCGAN, non-saturating, G width 128, D width 64": ["--g-width", "128", "--d-width", "64"],

@@ -77,7 +77,7 @@ def smoothing_ui() -> float:
 @st.cache_resource(max_entries=8, show_spinner="Reading the training history...")
 def history(name: str, weights_sha256: str, directory: str) -> dict[str, np.ndarray]:
     """One read-only copy per server, shared by every session (``st.cache_data`` would unpickle a private copy of
-    the 50 grids and every series on each rerun, and a fragment would keep it for as long as the page is open)."""
+    the epoch grids and every series on each rerun, and a fragment would keep it for as long as the page is open)."""
     card = checkpoints.read_card(name, directory)
     arrays = {k: v.numpy() for k, v in checkpoints.load_history(card, directory).items()}
     for array in arrays.values():

@@ -25,6 +25,13 @@ CARD = {"classes": list(range(9)), "train_size": 0, "epochs": 0, "steps": 0, "ba
         "hardware": "test", "metrics": {}, "command": "tests/conftest.py (untrained)"}
 
 
+@pytest.fixture(autouse=True)
+def seeded_torch():
+    """Each test draws the same random numbers whichever tests ran before it in its worker, so no result depends on
+    the order pytest-xdist hands tests out."""
+    torch.manual_seed(0)
+
+
 def pytest_collection_modifyitems(items):
     """The slow tiers by folder: ``-m "not browser and not load"`` is the quick run."""
     for item in items:

@@ -56,7 +56,7 @@ GLOSSARY = {
 }
 
 
-GLANCE_SAMPLES, GLANCE_STEPS = 8, 10
+GLANCE_SAMPLES, GLANCE_STEPS, GLANCE_COLUMNS = 8, 10, 3
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -89,7 +89,7 @@ def glance() -> None:
             ui.show_animation(walk, scale=5, frame_ms=160,
                               caption=f"2 → Z → 8 → Z → 2 in {name}'s latent space (Interpolation)")
     with right:
-        rows = [st.columns(2) for _ in range(-(-len(models) // 2))]
+        rows = [st.columns(GLANCE_COLUMNS) for _ in range(-(-len(models) // GLANCE_COLUMNS))]
         for column, (model_name, ckpt) in zip([c for row in rows for c in row], models.items()):
             column.image(images.grid(glance_samples(ckpt.sha256, ckpt.model), ncols=GLANCE_SAMPLES // 2, scale=2),
                          caption=f"{model_name}: {GLANCE_SAMPLES} samples, temperature 1, seed 0 (Samples)", clamp=True)

@@ -1,6 +1,8 @@
-"""The benchmark command's registry and options (no timings: benchmarks are run by hand, see bench/README.md)."""
+"""The benchmark command's registry and options, and the README's links to what it records (no timings: benchmarks are
+run by hand, see bench/README.md)."""
 
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +65,10 @@ def test_the_dequantization_bounds_tighten_with_draws(checkpoint_env):
             for line in report.splitlines() if line.startswith(("| uniform", "| learned"))}
     assert set(rows) == {"uniform", "learned"}
     assert all(bits[-1] < bits[0] for bits in rows.values())
+
+
+def test_the_readme_links_every_recorded_result():
+    root = Path(__file__).parent.parent
+    readme = (root / "README.md").read_text()
+    recorded = sorted(p.relative_to(root).as_posix() for p in (root / "bench" / "results").glob("*.md"))
+    assert recorded and [p for p in recorded if f"]({p})" not in readme] == []

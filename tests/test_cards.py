@@ -1,4 +1,5 @@
-"""explorer.cards: a card's facts and metrics as the Home page shows them."""
+"""explorer.cards: a card's facts and metrics as the Home page shows them; the shipped checkpoints as the README
+lists them, small enough to clone."""
 
 from pathlib import Path
 
@@ -60,3 +61,9 @@ def test_the_readme_names_every_device_a_model_trained_on_once_in_order():
     assert cards.devices_text(hardware) == "cpu (1 thread), then cuda, then cpu (2 threads)"
     card = {"epochs": 3, "train_time_s": 600, "hardware": hardware, "kind": "flow", "classes": list(range(9))}
     assert "3 epochs in 10 min, cpu (1 thread), then cuda, then cpu (2 threads) |" in cards.markdown_table({"f": card})
+
+
+def test_the_shipped_checkpoints_stay_small_enough_to_clone():
+    folder = Path(__file__).parent.parent / "checkpoints"
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    assert size < 40e6, f"checkpoints/ holds {size / 1e6:.1f} MB, over the 40 MB a clone should carry"

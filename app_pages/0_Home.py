@@ -92,7 +92,8 @@ def glance() -> None:
         rows = [st.columns(GLANCE_COLUMNS) for _ in range(-(-len(models) // GLANCE_COLUMNS))]
         for column, (model_name, ckpt) in zip([c for row in rows for c in row], models.items()):
             column.image(images.grid(glance_samples(ckpt.sha256, ckpt.model), ncols=GLANCE_SAMPLES // 2, scale=2),
-                         caption=f"{model_name}: {GLANCE_SAMPLES} samples, temperature 1, seed 0 (Samples)", clamp=True)
+                         caption=model_name, clamp=True)
+        st.caption(f"{GLANCE_SAMPLES} samples from each model at temperature 1, seed 0 (Samples)")
 
 
 def pages_section() -> None:

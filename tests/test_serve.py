@@ -67,8 +67,9 @@ import ctypes, gc, os, threading, time, weakref
 import numpy as np
 from explorer.serve import keep_memory_tidy
 
-def rss():
-    return int(open(f"/proc/{os.getpid()}/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def rss():  # smaps_rollup walks the page tables; statm's per-CPU counters can be tens of MB behind on many cores
+    line = next(line for line in open("/proc/self/smaps_rollup") if line.startswith("Rss:"))
+    return int(line.split()[1]) / 2**10
 
 kept = []
 def work(i):  # what sessions do: many mid-sized arrays at once, freed, with small ones kept between them
@@ -100,5 +101,4 @@ def test_the_server_collects_garbage_and_gives_freed_memory_back():
     assert collected
     if not can_trim:
         pytest.skip("this C library has no malloc_trim (it is glibc's)")
-    assert idle > before - 20  # glibc alone keeps what was freed...
-    assert after < before - 100, (before, idle, after)  # ...until the server gives it back
+    assert after < min(before, idle) - 100, (before, idle, after)  # the server gives back what glibc alone kept

@@ -63,7 +63,7 @@ def test_page_threads_get_half_the_cores_unless_told():
 
 
 FRAGMENT_AND_TIDY = """
-import ctypes, gc, os, threading, time, weakref
+import ctypes, gc, threading, time, weakref
 import numpy as np
 from explorer.serve import keep_memory_tidy
 

@@ -44,7 +44,7 @@ def build(name: str, card: dict, ctx: Context) -> Task:
     lr, betas = gan.OPTIMIZER_DEFAULTS["nonsaturating"]
     args = argparse.Namespace(lr=lr, betas=betas, epochs=1, seed=0, dry_run=False, batch_size=card["batch_size"],
                               n_critic=5 if card["config"].get("loss") == "wgan-gp" else 1, gp_weight=10.0, ema=0.999,
-                              decay_from=None, freeze_flow=False)
+                              decay_from=None, freeze_flow=False, top_k=1.0)
     config = MODELS[card["kind"]][1](**card["config"])
     if card["kind"] == "flow":
         return flow.FlowTask(config, args, ctx, load_mnist("train").seen().as_float(ctx.device)[:512])

@@ -151,6 +151,20 @@ def test_generator_loss_raises_the_discriminator_score(loss):
     assert score() > start + 0.15  # it rises by about 0.3 (0.3-0.45 over seeds 0-3); it falls if the sign is wrong
 
 
+def test_top_k_training_updates_the_generator_through_the_best_scored_images_only():
+    scores = torch.tensor([0.3, -2.0, 1.5, 0.1, -0.4], requires_grad=True)
+    kept = train_gan.most_realistic(scores, 0.4)
+    assert sorted(kept.tolist()) == pytest.approx([0.3, 1.5])
+    train_gan.generator_loss(kept, "hinge").backward()
+    assert scores.grad.tolist() == [-0.5, 0, -0.5, 0, 0]
+    assert len(train_gan.most_realistic(scores, 1.0)) == 5 and len(train_gan.most_realistic(scores, 0.01)) == 1
+
+
+def test_top_k_must_be_a_fraction_of_the_batch():
+    with pytest.raises(SystemExit):
+        train_gan.main(["--dry-run", "--top-k", "1.5"])
+
+
 def test_gradient_penalty_of_a_linear_critic():
     """A linear critic's input gradient is its weight everywhere, so the penalty is (|w| - 1)^2."""
     critic = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 1, bias=False))
@@ -203,7 +217,7 @@ def test_a_resumed_epoch_replaces_its_grid():
 
 def test_decay_from_holds_the_learning_rates_then_takes_them_linearly_to_zero(digits):
     args = argparse.Namespace(lr=2e-4, betas=(0.5, 0.999), n_critic=1, gp_weight=10.0, ema=0.999, seed=0,
-                              dry_run=True, decay_from=1, epochs=2)
+                              dry_run=True, decay_from=1, epochs=2, top_k=1.0)
     task = train_gan.GANTask(GANConfig(**SMALL), args, Context(torch.device("cpu")))
     task.total_steps = 10  # 5 steps an epoch: decay from step 5 to zero at step 10
     rates = []

@@ -21,6 +21,9 @@ norm statistics are re-estimated over fresh samples at every epoch end. The firs
 alongside the GAN, one step per training step on half a batch of fresh pairs (G(z), z) from the
 averaged generator, so at the end it fits the generator that ships.
 
+With ``--top-k F`` below 1 the generator learns only from the fraction F of its batch that D scores
+highest (top-k training), and its recorded g_loss is over those.
+
 Recorded per step: d_loss (for WGAN-GP with the penalty), g_loss, d_real and d_fake (mean D(x), D(G(z)): probabilities for the
 non-saturating loss, critic scores for WGAN-GP), for WGAN-GP also wasserstein (the critic's estimate
 of the distance) and gradient_penalty, and encoder_loss. At each epoch end the averaged generator
@@ -60,6 +63,13 @@ def generator_loss(fake_scores: torch.Tensor, loss: str) -> torch.Tensor:
     if loss in ("wgan-gp", "hinge"):
         return -fake_scores.mean()
     return F.softplus(-fake_scores).mean()
+
+
+def most_realistic(fake_scores: torch.Tensor, fraction: float) -> torch.Tensor:
+    """The highest ``fraction`` of D's scores (N,) on a generated batch: top-k training (Sinha et al. 2020,
+    https://arxiv.org/abs/2002.06224) updates G only through the images D finds most realistic, so the ones
+    stuck between two digits stop pulling the generator towards them."""
+    return fake_scores.topk(max(1, round(fraction * len(fake_scores)))).values
 
 
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -148,7 +158,7 @@ class GANTask(Task):
         # are computed for them, and DDP does not wait for gradients the discriminator will not get.
         self.model.discriminator.requires_grad_(False)
         with self.ctx.autocast():
-            g_loss = generator_loss(self.model.discriminator(fake).float(), loss)
+            g_loss = generator_loss(most_realistic(self.model.discriminator(fake).float(), self.args.top_k), loss)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -211,10 +221,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="discriminator updates per generator update (default: 5 for wgan-gp, else 1)")
     parser.add_argument("--gp-weight", type=float, default=10.0, help="WGAN-GP's penalty weight lambda")
     parser.add_argument("--ema", type=float, default=0.999, help="decay of the generator average (0: no averaging)")
+    parser.add_argument("--top-k", type=float, default=1.0, metavar="FRACTION",
+                        help="update G through this fraction of its batch, the images D scores highest (1: all)")
     parser.add_argument("--decay-from", type=int, default=None, metavar="EPOCH",
                         help="hold the learning rates until this epoch, then take them linearly to zero at the last step")
     add_common_args(parser, epochs=20, batch_size=64, lr=None)
     args = parse(parser, argv)
+    if not 0 < args.top_k <= 1:
+        parser.error(f"--top-k is a fraction of the batch in (0, 1], not {args.top_k}")
     default_lr, args.betas = OPTIMIZER_DEFAULTS[args.loss]
     args.lr = args.lr or default_lr
     args.n_critic = args.n_critic or (5 if args.loss == "wgan-gp" else 1)

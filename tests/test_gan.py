@@ -160,9 +160,10 @@ def test_top_k_training_updates_the_generator_through_the_best_scored_images_onl
     assert len(train_gan.most_realistic(scores, 1.0)) == 5 and len(train_gan.most_realistic(scores, 0.01)) == 1
 
 
-def test_top_k_must_be_a_fraction_of_the_batch():
+def test_top_k_must_be_a_fraction_of_the_batch(capsys):
     with pytest.raises(SystemExit):
         train_gan.main(["--dry-run", "--top-k", "1.5"])
+    assert "--top-k is a fraction of the batch in (0, 1], not 1.5" in capsys.readouterr().err
 
 
 def test_gradient_penalty_of_a_linear_critic():

@@ -104,6 +104,16 @@ def test_a_committed_checkpoint_is_trained_further_without_its_snapshot(tmp_path
     assert card["command"] == f"{recipe} --steps 3 && {recipe} --steps 6 --continue-checkpoint"  # every run, no paths
 
 
+def test_a_snapshot_of_another_model_is_refused_with_what_to_do(tmp_path, capsys):
+    tiny = ["--steps-per-level", "2", "--batch-size", "8", "--epochs", "1", "--out", str(tmp_path),
+            "--runs", str(tmp_path), "--snapshot-minutes", "1000", "--steps", "2"]
+    train_flow.main(tiny + ["--hidden-channels", "16"])
+    with pytest.raises(SystemExit, match="snapshot of another model.*own --runs folder, or --fresh"):
+        train_flow.main(tiny + ["--hidden-channels", "24", "--steps", "4"])
+    train_flow.main(tiny + ["--hidden-channels", "24", "--fresh"])  # the way out it names
+    assert checkpoints.load("flow", tmp_path).model.config.hidden_channels == 24
+
+
 @pytest.mark.parametrize("kind", ["cnf", "gan"])
 def test_tasks_that_train_a_copy_take_a_checkpoint_into_both(kind, tiny_checkpoints):
     from explorer.train import cnf as train_cnf, gan as train_gan

@@ -299,11 +299,18 @@ def _store(task: Task, path: Path, state: dict) -> None:
 
 
 def _restore(task: Task, path: Path, device: torch.device) -> dict:
+    """Load the snapshot at ``path`` into ``task``; refuse, saying what to do, one that another model or optimiser
+    left there (a finished run's snapshot stays in its folder)."""
     payload = torch.load(path, map_location=device, weights_only=True)
-    for k, m in task.modules.items():
-        _unwrap(m).load_state_dict(payload["modules"][k])
-    for k, o in task.optimizers.items():
-        o.load_state_dict(payload["optimizers"][k])
+    try:
+        for k, m in task.modules.items():
+            _unwrap(m).load_state_dict(payload["modules"][k])
+        for k, o in task.optimizers.items():
+            o.load_state_dict(payload["optimizers"][k])
+    except (KeyError, RuntimeError, ValueError) as error:
+        raise SystemExit(f"{path} holds a snapshot of another model or optimiser than this command trains "
+                         f"({type(error).__name__}: {str(error).splitlines()[0]}); give this run its own --runs "
+                         "folder, or --fresh to start over") from error
     task.history = payload["history"]
     task.artifacts = payload["artifacts"]
     return payload["state"]

@@ -104,7 +104,7 @@ def test_a_committed_checkpoint_is_trained_further_without_its_snapshot(tmp_path
     assert card["command"] == f"{recipe} --steps 3 && {recipe} --steps 6 --continue-checkpoint"  # every run, no paths
 
 
-def test_a_snapshot_of_another_model_is_refused_with_what_to_do(tmp_path, capsys):
+def test_a_snapshot_of_another_model_is_refused_with_what_to_do(tmp_path):
     tiny = ["--steps-per-level", "2", "--batch-size", "8", "--epochs", "1", "--out", str(tmp_path),
             "--runs", str(tmp_path), "--snapshot-minutes", "1000", "--steps", "2"]
     train_flow.main(tiny + ["--hidden-channels", "16"])

@@ -6,7 +6,7 @@ import torch
 
 from explorer import checkpoints
 from explorer.data import load_mnist
-from explorer.models.gan import GAN, GANConfig
+from explorer.models.gan import GAN, GANConfig, code_digits
 from explorer.train import gan as train_gan
 from explorer.train.loop import Context
 from model_checks import CARD, check_generative_model
@@ -32,7 +32,8 @@ def digits():
     return load_mnist("test").seen().as_float()[:16]
 
 
-@pytest.mark.parametrize("overrides", [{"loss": "nonsaturating"}, {"loss": "wgan-gp"}, {"loss": "hinge"}, {"g_blocks": 2}])
+@pytest.mark.parametrize("overrides", [{"loss": "nonsaturating"}, {"loss": "wgan-gp"}, {"loss": "hinge"}, {"g_blocks": 2},
+                                       {"loss": "hinge", "digit_code": True}])
 def test_passes_the_generative_model_checks(overrides, digits, tmp_path):
     check_generative_model(_gan(**overrides), digits, tmp_path)
 
@@ -129,6 +130,37 @@ def test_discriminator_loss_separates_real_from_fake(loss, digits):
     assert gap() > start + (1 if loss == "hinge" else 5)  # the hinge stops pushing once the gap reaches 2
 
 
+def test_codes_name_every_digit_equally_often():
+    z = torch.randn(90_000, 16, generator=torch.Generator().manual_seed(0))
+    named = code_digits(z)
+    assert torch.equal(named, z[:, :9].argmax(1))
+    shares = torch.bincount(named, minlength=9) / len(z)
+    assert len(shares) == 9 and (shares - 1 / 9).abs().max() < 0.005
+
+
+def test_a_discriminator_told_the_digits_learns_which_digit_an_image_is(digits):
+    """Only D trains, on the same images under their true digits (real) and under wrong ones (fake): the scores
+    can only come apart through the digits, so the gap shows the projection at work."""
+    torch.manual_seed(0)
+    model = GAN(GANConfig(**SMALL, loss="hinge", digit_code=True))
+    labels = load_mnist("test").seen().labels[:16]
+    wrong = (labels + 1) % 9
+    optimizer = torch.optim.Adam(model.discriminator.parameters(), lr=1e-3)
+
+    def gap() -> float:
+        with torch.no_grad():
+            return (model.discriminator(digits, labels).mean() - model.discriminator(digits, wrong).mean()).item()
+
+    start = gap()
+    for _ in range(30):
+        loss_value = train_gan.discriminator_loss(model.discriminator(digits, labels),
+                                                  model.discriminator(digits, wrong), "hinge")
+        optimizer.zero_grad()
+        loss_value.backward()
+        optimizer.step()
+    assert abs(start) < 0.5 and gap() > 1
+
+
 @pytest.mark.parametrize("loss", ["nonsaturating", "wgan-gp", "hinge"])
 def test_generator_loss_raises_the_discriminator_score(loss):
     """Only G trains, against a fixed D: D's mean output on the generated images must rise."""
@@ -204,6 +236,18 @@ def test_dry_run_writes_checkpoint_history_and_grids(loss, tmp_path):
     samples = loaded.model.sample(64, generator=torch.Generator().manual_seed(0))
     assert samples.shape == (64, 1, 28, 28)
 
+
+
+def test_dry_run_with_digit_code_keeps_it_in_the_card(tmp_path):
+    train_gan.main(["--dry-run", "--loss", "hinge", "--digit-code", "--out", str(tmp_path), "--runs", str(tmp_path)])
+    loaded = checkpoints.load("gan", tmp_path)
+    assert loaded.card["config"]["digit_code"] is True and loaded.model.discriminator.embed is not None
+
+
+def test_digit_code_refuses_wgan_gp(capsys):
+    with pytest.raises(SystemExit):
+        train_gan.main(["--dry-run", "--loss", "wgan-gp", "--digit-code"])
+    assert "--digit-code needs --loss hinge or nonsaturating" in capsys.readouterr().err
 
 
 def test_a_resumed_epoch_replaces_its_grid():

@@ -17,6 +17,11 @@ With ``loss="hinge"`` the discriminator is spectrally normalised (Miyato et al. 
 https://arxiv.org/abs/1802.05957) and trained with the hinge loss: each layer's largest singular value is held at
 one, which keeps D smooth without batch statistics or a penalty; a known-good recipe for small images.
 
+With ``digit_code=True`` the discriminator is also told each image's digit: a real image's label, and for a
+generated one the digit its code names, the place of the largest of the code's first nine coordinates
+(``code_digits``). The generator is unchanged, a smooth function of z, but it learns to draw in each of those nine
+cones of codes one digit, clearly, instead of whatever passes as some digit; codes stay plain N(0, I) draws.
+
 A GAN has no inference network, so ``encode`` finds "the closest point on the manifold": it starts
 from a small encoder's guess (trained on pairs (G(z), z)) and refines z with Adam on the pixel error.
 The result is approximate; ``invert`` also returns the reconstruction and its error.
@@ -31,6 +36,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..data import SEEN_DIGITS
 from .base import GenerativeModel
 
 Loss = Literal["nonsaturating", "wgan-gp", "hinge"]
@@ -45,6 +51,7 @@ class GANConfig:
     e_width: int = 32  # first-guess encoder channels at 14 x 14; 0 for no encoder
     g_blocks: int = 0  # extra 3x3 convolutions in the generator at 7 x 7 and at 14 x 14 (depth, not width)
     loss: Loss = "nonsaturating"
+    digit_code: bool = False  # D is told each image's digit; a code's digit is where its first nine coordinates peak
 
 
 def convolutions(channels: int, n: int) -> list[nn.Module]:
@@ -74,10 +81,23 @@ class Generator(nn.Module):
         return self.net(z)
 
 
-class Discriminator(nn.Module):
-    """Images (N, 1, 28, 28) -> one logit (or, for WGAN-GP, one critic score) per image (N,)."""
+def code_digits(z: torch.Tensor) -> torch.Tensor:
+    """The digit each code (N, latent_dim) names: the place of the largest of its first nine coordinates (N,).
 
-    def __init__(self, width: int, batch_norm: bool, spectral: bool = False):
+    Under N(0, I) every digit is named equally often, and the codes of one digit form a cone, so a generator can
+    map each cone onto its digit and still be a smooth function of z."""
+    return z[:, :len(SEEN_DIGITS)].argmax(1)
+
+
+class Discriminator(nn.Module):
+    """Images (N, 1, 28, 28), optionally their digits (N,) -> one logit (or, for WGAN-GP, one critic score) each (N,).
+
+    Told the digits (``digits=True``), it is a projection discriminator (Miyato and Koyama 2018,
+    https://arxiv.org/abs/1802.05637): its score gains the inner product of its features with a learned vector for
+    the digit, so a clear 3 passes only where a 3 was asked for.
+    """
+
+    def __init__(self, width: int, batch_norm: bool, spectral: bool = False, digits: bool = False):
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv2d(1, width, 4, stride=2, padding=1),  # (N, width, 14, 14)
@@ -91,13 +111,18 @@ class Discriminator(nn.Module):
             nn.Flatten(),
             nn.Linear(4 * width * 4 * 4, 1),
         )
+        self.embed = nn.Embedding(len(SEEN_DIGITS), 4 * width * 4 * 4) if digits else None
         if spectral:
-            for layer in self.net:
-                if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            for layer in [*self.net, self.embed]:
+                if isinstance(layer, (nn.Conv2d, nn.Linear, nn.Embedding)):
                     nn.utils.parametrizations.spectral_norm(layer)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(2 * x - 1).squeeze(1)  # the network sees [-1, 1], as in DCGAN
+    def forward(self, x: torch.Tensor, digits: torch.Tensor | None = None) -> torch.Tensor:
+        features = self.net[:-1](2 * x - 1)  # the network sees [-1, 1], as in DCGAN
+        score = self.net[-1](features).squeeze(1)
+        if self.embed is not None:
+            score = score + (self.embed(digits) * features).sum(1)
+        return score
 
 
 class Encoder(nn.Module):
@@ -130,7 +155,7 @@ class GAN(GenerativeModel):
         self.latent_dim = config.latent_dim
         self.generator = Generator(config.latent_dim, config.g_width, config.g_blocks)
         self.discriminator = Discriminator(config.d_width, batch_norm=config.loss == "nonsaturating",
-                                           spectral=config.loss == "hinge")
+                                           spectral=config.loss == "hinge", digits=config.digit_code)
         self.encoder = Encoder(config.latent_dim, config.e_width) if config.e_width else None
 
     @torch.no_grad()

@@ -4,6 +4,7 @@ a first-guess encoder.
     python -m explorer train gan --name gan --epochs 20
     python -m explorer train gan --name gan-wgan --loss wgan-gp --n-critic 5 --gp-weight 10
     python -m explorer train gan --name gan-sn --loss hinge --d-width 64   # spectrally normalised D, hinge loss
+    python -m explorer train gan --loss hinge --d-width 64 --digit-code   # D told the digits, each code names one
     python -m explorer train gan --loss hinge --d-width 64 --g-blocks 1 --epochs 36 --decay-from 18 --amp   # shipped: this, then the 3 below
     python -m explorer train gan --loss hinge --d-width 64 --g-blocks 1 --epochs 52 --decay-from 40 --amp --continue-checkpoint
     python -m explorer train gan --loss hinge --d-width 64 --g-blocks 1 --epochs 76 --decay-from 60 --amp --continue-checkpoint
@@ -40,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import load_mnist
-from ..models.gan import GAN, LOSSES, GANConfig
+from ..models.gan import GAN, LOSSES, GANConfig, code_digits
 from .loop import Context, Task, add_common_args, fit, make_context, parse, set_learning_rate, update_average
 from .schedules import hold_then_linear
 
@@ -132,12 +133,17 @@ class GANTask(Task):
                                                self.args.epochs, self.total_steps), opt_d, opt_g)
         totals: dict[str, float] = {}
         chunks = x.chunk(self.args.n_critic)
-        for i, real in enumerate(chunks):
+        told = self.config.digit_code  # D is told the digits: the labels of real images, the codes' of fakes
+        labels = y.chunk(self.args.n_critic) if told else [None] * len(chunks)
+        for i, (real, digits) in enumerate(zip(chunks, labels)):
             last = i == len(chunks) - 1  # its generated batch also serves the generator's update
+            z = self.noise(len(real))
+            asked = code_digits(z) if told else None
             with torch.set_grad_enabled(last), self.ctx.autocast():
-                fake = self.g(self.noise(len(real))).float()
+                fake = self.g(z).float()
             with self.ctx.autocast():
-                real_scores, fake_scores = self.d(real).float(), self.d(fake.detach()).float()
+                real_scores = self.d(real, digits).float()
+                fake_scores = self.d(fake.detach(), asked).float()
             d_loss = discriminator_loss(real_scores, fake_scores, loss)
             numbers = {"d_loss": d_loss.item()}
             if wgan:
@@ -158,7 +164,8 @@ class GANTask(Task):
         # are computed for them, and DDP does not wait for gradients the discriminator will not get.
         self.model.discriminator.requires_grad_(False)
         with self.ctx.autocast():
-            g_loss = generator_loss(most_realistic(self.model.discriminator(fake).float(), self.args.top_k), loss)
+            fake_scores = self.model.discriminator(fake, asked).float()  # through D's weights as they are now
+            g_loss = generator_loss(most_realistic(fake_scores, self.args.top_k), loss)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -223,10 +230,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ema", type=float, default=0.999, help="decay of the generator average (0: no averaging)")
     parser.add_argument("--top-k", type=float, default=1.0, metavar="FRACTION",
                         help="update G through this fraction of its batch, the images D scores highest (1: all)")
+    parser.add_argument("--digit-code", action="store_true",
+                        help="tell D each image's digit (a code's: the largest of its first nine coordinates), so G "
+                             "learns to draw the digit its code names")
     parser.add_argument("--decay-from", type=int, default=None, metavar="EPOCH",
                         help="hold the learning rates until this epoch, then take them linearly to zero at the last step")
     add_common_args(parser, epochs=20, batch_size=64, lr=None)
     args = parse(parser, argv)
+    if args.digit_code and args.loss == "wgan-gp":
+        parser.error("--digit-code needs --loss hinge or nonsaturating: WGAN-GP's penalty is taken without digits")
     if not 0 < args.top_k <= 1:
         parser.error(f"--top-k is a fraction of the batch in (0, 1], not {args.top_k}")
     default_lr, args.betas = OPTIMIZER_DEFAULTS[args.loss]
@@ -237,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
         args.batch_size, args.steps = 16, args.steps or 30
     args.batch_size *= args.n_critic  # the loop's batch: one real batch per discriminator update
     config = GANConfig(latent_dim=args.latent_dim, g_width=args.g_width, g_blocks=args.g_blocks, d_width=args.d_width,
-                       e_width=args.e_width, loss=args.loss)
+                       e_width=args.e_width, loss=args.loss, digit_code=args.digit_code)
     ctx = make_context(args)
     fit(GANTask(config, args, ctx), args, ctx)
 

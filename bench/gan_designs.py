@@ -24,8 +24,6 @@ DESIGNS = {
     "DCGAN, non-saturating, D width 64": ["--d-width", "64"],
     "SN-GAN, hinge, D width 64": ["--loss", "hinge", "--d-width", "64"],
     "DCGAN, non-saturating, G width 128, D width 64": ["--g-width", "128", "--d-width", "64"],
-    "SN-GAN, hinge, D width 64, told the digits (each code names one)": ["--loss", "hinge", "--d-width", "64",
-                                                                         "--digit-code"],
 }
 
 

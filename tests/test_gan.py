@@ -6,7 +6,7 @@ import torch
 
 from explorer import checkpoints
 from explorer.data import load_mnist
-from explorer.models.gan import GAN, GANConfig, code_digits
+from explorer.models.gan import GAN, GANConfig, code_digits, code_hint
 from explorer.train import gan as train_gan
 from explorer.train.loop import Context
 from model_checks import CARD, check_generative_model
@@ -33,7 +33,8 @@ def digits():
 
 
 @pytest.mark.parametrize("overrides", [{"loss": "nonsaturating"}, {"loss": "wgan-gp"}, {"loss": "hinge"}, {"g_blocks": 2},
-                                       {"loss": "hinge", "digit_code": True}])
+                                       {"loss": "hinge", "digit_code": True, "latent_dim": 16},
+                                       {"loss": "hinge", "digit_code": True, "digit_input": 0.05, "latent_dim": 16}])
 def test_passes_the_generative_model_checks(overrides, digits, tmp_path):
     check_generative_model(_gan(**overrides), digits, tmp_path)
 
@@ -138,11 +139,37 @@ def test_codes_name_every_digit_equally_often():
     assert len(shares) == 9 and (shares - 1 / 9).abs().max() < 0.005
 
 
+def test_the_code_hint_is_the_codes_digit_as_a_one_hot_blurred_only_near_a_border():
+    z = torch.randn(10_000, 16, generator=torch.Generator().manual_seed(0))
+    hint = code_hint(z, 0.05)
+    top2 = z[:, :9].topk(2).values
+    clear = top2[:, 0] - top2[:, 1] > 0.5  # ten temperatures from the border
+    assert hint.shape == (10_000, 9) and torch.allclose(hint.sum(1), torch.ones(10_000))
+    assert torch.equal(hint.argmax(1), code_digits(z))
+    assert hint[clear].max(1).values.min() > 0.999 and hint[~clear].max(1).values.min() < 0.6
+
+
+def test_a_generator_told_the_digits_draws_from_the_hint_too():
+    """The generator's first layer reads the code and its hint, and codes naming different digits draw differently."""
+    model = _gan(latent_dim=16, loss="hinge", digit_code=True, digit_input=0.05)
+    assert model.generator.net[0].in_features == 16 + 9
+    z = torch.zeros(2, 16)
+    z[0, 2], z[1, 5] = 1.0, 1.0
+    assert not torch.allclose(model.decode(z[:1]), model.decode(z[1:]))
+
+
+def test_digit_codes_need_nine_coordinates_and_the_hint_needs_the_codes():
+    with pytest.raises(ValueError, match="latent_dim of at least 9"):
+        GAN(GANConfig(**SMALL, loss="hinge", digit_code=True))
+    with pytest.raises(ValueError, match="digit_input needs digit_code"):
+        GAN(GANConfig(**{**SMALL, "latent_dim": 16}, loss="hinge", digit_input=0.05))
+
+
 def test_a_discriminator_told_the_digits_learns_which_digit_an_image_is(digits):
     """Only D trains, on the same images under their true digits (real) and under wrong ones (fake): the scores
     can only come apart through the digits, so the gap shows the projection at work."""
     torch.manual_seed(0)
-    model = GAN(GANConfig(**SMALL, loss="hinge", digit_code=True))
+    model = GAN(GANConfig(**{**SMALL, "latent_dim": 16}, loss="hinge", digit_code=True))
     labels = load_mnist("test").seen().labels[:16]
     wrong = (labels + 1) % 9
     optimizer = torch.optim.Adam(model.discriminator.parameters(), lr=1e-3)
@@ -242,6 +269,19 @@ def test_dry_run_with_digit_code_keeps_it_in_the_card(tmp_path):
     train_gan.main(["--dry-run", "--loss", "hinge", "--digit-code", "--out", str(tmp_path), "--runs", str(tmp_path)])
     loaded = checkpoints.load("gan", tmp_path)
     assert loaded.card["config"]["digit_code"] is True and loaded.model.discriminator.embed is not None
+
+
+def test_dry_run_with_digit_input_keeps_it_in_the_card(tmp_path):
+    train_gan.main(["--dry-run", "--loss", "hinge", "--digit-code", "--digit-input", "0.05", "--out", str(tmp_path),
+                    "--runs", str(tmp_path)])
+    loaded = checkpoints.load("gan", tmp_path)
+    assert loaded.card["config"]["digit_input"] == 0.05 and loaded.model.generator.digit_input == 0.05
+
+
+def test_digit_input_needs_digit_code(capsys):
+    with pytest.raises(SystemExit):
+        train_gan.main(["--dry-run", "--loss", "hinge", "--digit-input", "0.05"])
+    assert "--digit-input is a positive temperature and needs --digit-code" in capsys.readouterr().err
 
 
 def test_digit_code_refuses_wgan_gp(capsys):

@@ -21,6 +21,9 @@ With ``digit_code=True`` the discriminator is also told each image's digit: a re
 generated one the digit its code names, the place of the largest of the code's first nine coordinates
 (``code_digits``). The generator is unchanged, a smooth function of z, but it learns to draw in each of those nine
 cones of codes one digit, clearly, instead of whatever passes as some digit; codes stay plain N(0, I) draws.
+With ``digit_input > 0`` the generator also sees its code's digit, as ``softmax(z[:9] / digit_input)`` (``code_hint``):
+a one-hot everywhere but within about ``digit_input`` of a cone's border, so G need not find the border in z itself,
+and it stays a smooth function of z, so interpolations still pass through the codes in between.
 
 A GAN has no inference network, so ``encode`` finds "the closest point on the manifold": it starts
 from a small encoder's guess (trained on pairs (G(z), z)) and refines z with Adam on the pixel error.
@@ -52,6 +55,7 @@ class GANConfig:
     g_blocks: int = 0  # extra 3x3 convolutions in the generator at 7 x 7 and at 14 x 14 (depth, not width)
     loss: Loss = "nonsaturating"
     digit_code: bool = False  # D is told each image's digit; a code's digit is where its first nine coordinates peak
+    digit_input: float = 0.0  # > 0: G also sees its code's digit, softmax(z[:9] / digit_input); needs digit_code
 
 
 def convolutions(channels: int, n: int) -> list[nn.Module]:
@@ -63,10 +67,12 @@ def convolutions(channels: int, n: int) -> list[nn.Module]:
 class Generator(nn.Module):
     """z (N, latent_dim) -> images (N, 1, 28, 28) in [0, 1]."""
 
-    def __init__(self, latent_dim: int, width: int, blocks: int = 0):
+    def __init__(self, latent_dim: int, width: int, blocks: int = 0, digit_input: float = 0.0):
         super().__init__()
+        self.digit_input = digit_input
+        hint = len(SEEN_DIGITS) if digit_input else 0
         self.net = nn.Sequential(
-            nn.Linear(latent_dim, 2 * width * 7 * 7, bias=False),
+            nn.Linear(latent_dim + hint, 2 * width * 7 * 7, bias=False),
             nn.Unflatten(1, (2 * width, 7, 7)),
             nn.BatchNorm2d(2 * width), nn.ReLU(),
             *convolutions(2 * width, blocks),
@@ -78,7 +84,15 @@ class Generator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if self.digit_input:
+            z = torch.cat([z, code_hint(z, self.digit_input)], 1)
         return self.net(z)
+
+
+def code_hint(z: torch.Tensor, temperature: float) -> torch.Tensor:
+    """The digit each code (N, latent_dim) names as a smooth one-hot (N, 9): a softmax of its first nine coordinates
+    at ``temperature``, whose largest entry is ``code_digits``'s digit."""
+    return torch.softmax(z[:, :len(SEEN_DIGITS)].float() / temperature, 1).to(z.dtype)
 
 
 def code_digits(z: torch.Tensor) -> torch.Tensor:
@@ -153,7 +167,12 @@ class GAN(GenerativeModel):
             raise ValueError(f"loss must be one of {LOSSES}, not {config.loss!r}")
         self.config = config
         self.latent_dim = config.latent_dim
-        self.generator = Generator(config.latent_dim, config.g_width, config.g_blocks)
+        if config.digit_code and config.latent_dim < len(SEEN_DIGITS):
+            raise ValueError(f"digit_code needs a latent_dim of at least {len(SEEN_DIGITS)}: a code names its digit "
+                             "by its first nine coordinates")
+        if config.digit_input and not config.digit_code:
+            raise ValueError("digit_input needs digit_code: the generator's digit is the one D checks")
+        self.generator = Generator(config.latent_dim, config.g_width, config.g_blocks, config.digit_input)
         self.discriminator = Discriminator(config.d_width, batch_norm=config.loss == "nonsaturating",
                                            spectral=config.loss == "hinge", digits=config.digit_code)
         self.encoder = Encoder(config.latent_dim, config.e_width) if config.e_width else None

@@ -231,12 +231,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--digit-code", action="store_true",
                         help="tell D each image's digit (a code's: the largest of its first nine coordinates), so G "
                              "learns to draw the digit its code names")
+    parser.add_argument("--digit-input", type=float, default=defaults.digit_input, metavar="TEMPERATURE",
+                        help="with --digit-code: G also sees its code's digit, softmax(z[:9] / TEMPERATURE) (0: not)")
     parser.add_argument("--decay-from", type=int, default=None, metavar="EPOCH",
                         help="hold the learning rates until this epoch, then take them linearly to zero at the last step")
     add_common_args(parser, epochs=20, batch_size=64, lr=None)
     args = parse(parser, argv)
     if args.digit_code and args.loss == "wgan-gp":
         parser.error("--digit-code needs --loss hinge or nonsaturating: WGAN-GP's penalty is taken without digits")
+    if args.digit_input < 0 or (args.digit_input and not args.digit_code):
+        parser.error("--digit-input is a positive temperature and needs --digit-code")
     if not 0 < args.top_k <= 1:
         parser.error(f"--top-k is a fraction of the batch in (0, 1], not {args.top_k}")
     default_lr, args.betas = OPTIMIZER_DEFAULTS[args.loss]
@@ -247,7 +251,8 @@ def main(argv: list[str] | None = None) -> None:
         args.batch_size, args.steps = 16, args.steps or 30
     args.batch_size *= args.n_critic  # the loop's batch: one real batch per discriminator update
     config = GANConfig(latent_dim=args.latent_dim, g_width=args.g_width, g_blocks=args.g_blocks, d_width=args.d_width,
-                       e_width=args.e_width, loss=args.loss, digit_code=args.digit_code)
+                       e_width=args.e_width, loss=args.loss, digit_code=args.digit_code,
+                       digit_input=args.digit_input)
     ctx = make_context(args)
     fit(GANTask(config, args, ctx), args, ctx)
 

@@ -19,11 +19,12 @@ one, which keeps D smooth without batch statistics or a penalty; a known-good re
 
 With ``digit_code=True`` the discriminator is also told each image's digit: a real image's label, and for a
 generated one the digit its code names, the place of the largest of the code's first nine coordinates
-(``code_digits``). The generator is unchanged, a smooth function of z, but it learns to draw in each of those nine
+(``code_digits``). The generator stays a smooth function of z, but it learns to draw in each of those nine
 cones of codes one digit, clearly, instead of whatever passes as some digit; codes stay plain N(0, I) draws.
 With ``digit_input > 0`` the generator also sees its code's digit, as ``softmax(z[:9] / digit_input)`` (``code_hint``):
 a one-hot everywhere but within about ``digit_input`` of a cone's border, so G need not find the border in z itself,
-and it stays a smooth function of z, so interpolations still pass through the codes in between.
+and G stays a smooth function of z: a straight line between codes changes digit quickly, not by a jump, where it
+crosses a border.
 
 A GAN has no inference network, so ``encode`` finds "the closest point on the manifold": it starts
 from a small encoder's guess (trained on pairs (G(z), z)) and refines z with Adam on the pixel error.

@@ -150,12 +150,16 @@ def test_the_code_hint_is_the_codes_digit_as_a_one_hot_blurred_only_near_a_borde
 
 
 def test_a_generator_told_the_digits_draws_from_the_hint_too():
-    """The generator's first layer reads the code and its hint, and codes naming different digits draw differently."""
+    """With the code's own columns of G's first layer zeroed, G sees only the hint: codes naming the same digit
+    draw the same image, codes naming different digits different ones."""
     model = _gan(latent_dim=16, loss="hinge", digit_code=True, digit_input=0.05)
-    assert model.generator.net[0].in_features == 16 + 9
-    z = torch.zeros(2, 16)
-    z[0, 2], z[1, 5] = 1.0, 1.0
-    assert not torch.allclose(model.decode(z[:1]), model.decode(z[1:]))
+    first = model.generator.net[0]
+    assert first.in_features == 16 + 9
+    first.weight[:, :16] = 0
+    z = torch.zeros(3, 16)
+    z[0, 2], z[1, 2], z[1, 12], z[2, 5] = 3.0, 3.0, -2.0, 3.0  # 0 and 1 name digit 2, 2 names digit 5
+    images = model.decode(z)
+    assert torch.allclose(images[0], images[1]) and not torch.allclose(images[0], images[2])
 
 
 def test_digit_codes_need_nine_coordinates_and_the_hint_needs_the_codes():

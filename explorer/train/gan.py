@@ -5,7 +5,8 @@
     python -m explorer train gan --name gan-wgan --loss wgan-gp --n-critic 5 --gp-weight 10
     python -m explorer train gan --name gan-sn --loss hinge --d-width 64   # spectrally normalised D, hinge loss
     python -m explorer train gan --loss hinge --d-width 64 --digit-code   # D told the digits, each code names one
-    python -m explorer train gan --loss hinge --d-width 64 --g-blocks 1 --digit-code --digit-input 0.05 --epochs 36 --decay-from 18 --amp   # shipped
+    python -m explorer train gan --loss hinge --d-width 64 --g-blocks 1 --digit-code --digit-input 0.05 --epochs 36 --decay-from 18 --amp   # shipped: this, then
+    python -m explorer train gan --loss hinge --d-width 64 --g-blocks 1 --digit-code --digit-input 0.05 --epochs 52 --decay-from 40 --amp --continue-checkpoint
 
 Each step makes ``--n-critic`` discriminator updates, one per batch of ``--batch-size`` real images
 (so the loop's batch, and the card's batch_size, is n_critic times larger), then one generator update.

@@ -20,8 +20,8 @@ import torch
 
 from explorer.device import cpu
 
-BENCHMARKS = ("models", "pages", "embeddings", "training", "flow_designs", "cnf_designs", "gan_designs", "cnf_steps",
-              "temperature", "likelihood", "dequantization", "finetune", "latency", "server", "floor")
+BENCHMARKS = ("models", "pages", "embeddings", "training", "flow_designs", "flow_growth", "cnf_designs", "gan_designs",
+              "cnf_steps", "temperature", "likelihood", "dequantization", "finetune", "latency", "server", "floor")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,7 +30,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: best available)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer images, steps and changes")
     parser.add_argument("--changes", type=int, default=20, help="latency: control changes per page")
-    parser.add_argument("--minutes", type=float, default=10.0, help="flow_designs, cnf_designs: training minutes per design")
+    parser.add_argument("--minutes", type=float, default=10.0,
+                        help="flow_designs, flow_growth, cnf_designs: training minutes per design")
     args = parser.parse_args(argv)
     unknown = set(args.names) - set(BENCHMARKS)
     if unknown:

@@ -155,6 +155,41 @@ def test_a_flow_with_a_dequantizer_continues_on_uniform_noise_without_it(tmp_pat
     assert not all(torch.equal(weights[key], before[key]) for key in weights)
 
 
+def test_grown_steps_start_as_the_identity(digits):
+    """A flow grown at level 2 maps images as the flow it grew from, until it trains: codes and log-dets agree."""
+    torch.manual_seed(0)
+    trained = _randomised(Flow(FlowConfig(steps_per_level=2, hidden_channels=16, coupling="gated", blocks=1)))
+    grown = Flow(FlowConfig(steps_per_level=2, hidden_channels=16, coupling="gated", blocks=1, grown_steps=2,
+                            grown_hidden_channels=8))
+    grown.initialize(digits)  # the data-dependent start leaves the grown steps alone
+    missing = grown.load_state_dict(trained.state_dict(), strict=False).missing_keys
+    assert missing and {key.split(".")[1] for key in missing} == {"2", "3"} and len(grown.level2) == 4
+    y = Flow.dequantize(digits, torch.Generator().manual_seed(0))
+    (z, log_det), (z_grown, log_det_grown) = trained(y), grown(y)
+    assert torch.allclose(z_grown, z, atol=1e-5) and torch.allclose(log_det_grown, log_det, atol=1e-3)
+
+
+def test_a_trained_flow_grows_and_trains_on(tmp_path):
+    """--grow-steps continues a checkpoint with new steps at level 2: its weights carry over, and all of it trains."""
+    common = ["--dry-run", "--coupling", "gated", "--blocks", "1", "--out", str(tmp_path), "--runs", str(tmp_path)]
+    train_flow.main([*common, "--steps", "20"])
+    before = checkpoints.load("flow", tmp_path).model.state_dict()
+    train_flow.main([*common, "--steps", "40", "--continue-checkpoint", "--grow-steps", "2", "--grow-hidden", "8"])
+    ckpt = checkpoints.load("flow", tmp_path)
+    weights = ckpt.model.state_dict()
+    assert ckpt.model.config.grown_steps == 2 and len(ckpt.model.level2) == 4
+    assert "--grow-steps 2 --grow-hidden 8" in ckpt.card["command"]
+    assert set(before) < set(weights) and not all(torch.equal(weights[key], before[key]) for key in before)
+    assert ckpt.model.level2[-1].layers[2].net[-1].conv.weight.abs().sum() > 0  # the grown steps trained too
+    assert len(checkpoints.load_history(ckpt.card, tmp_path)["bpd"]) == 40
+
+
+@pytest.mark.parametrize("options", [["--coupling", "gated"], ["--grow-hidden", "8"]])
+def test_growing_needs_the_new_steps_width_and_the_gated_coupling(tmp_path, options):
+    with pytest.raises(SystemExit):
+        train_flow.main(["--dry-run", "--grow-steps", "2", *options, "--out", str(tmp_path), "--runs", str(tmp_path)])
+
+
 def test_freezing_the_flow_needs_a_dequantizer(tmp_path):
     with pytest.raises(SystemExit):
         train_flow.main(["--dry-run", "--freeze-flow", "--out", str(tmp_path), "--runs", str(tmp_path)])

@@ -48,6 +48,11 @@ class FlowConfig:
     coupling: str = "plain"
     blocks: int = 2  # gated residual blocks per coupling net ("gated" only)
     dequantizer_channels: int = 0  # width of the learned dequantizer's net (see Dequantizer); 0: none
+    # Steps appended to level 2, each with nets this wide: capacity added to a trained flow where its samples' shape
+    # is decided (7 x 7). Each starts as the identity, so training goes on from the trained flow's likelihood
+    # ("gated" only: a "plain" coupling starts as a scale of sigmoid(2), not as the identity).
+    grown_steps: int = 0
+    grown_hidden_channels: int = 0
 
 
 def squeeze(x: torch.Tensor) -> torch.Tensor:
@@ -93,9 +98,9 @@ class ActNorm(nn.Module):
 class InvConv1x1(nn.Module):
     """Invertible 1x1 convolution W = P L (U + diag(s)), so log|det W| = sum log|s| costs nothing."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, identity: bool = False):
         super().__init__()
-        w = torch.linalg.qr(torch.randn(channels, channels))[0]
+        w = torch.eye(channels) if identity else torch.linalg.qr(torch.randn(channels, channels))[0]
         p, lower, upper = torch.linalg.lu(w)
         s = torch.diagonal(upper)
         self.register_buffer("p", p)
@@ -229,9 +234,15 @@ class Dequantizer(nn.Module):
 
 
 class FlowStep(nn.Module):
-    def __init__(self, channels: int, hidden: int, coupling: str = "plain", blocks: int = 2):
+    """ActNorm, 1x1 convolution, coupling; an ``identity`` step starts as the identity map (its coupling always
+    does), for growing a trained flow without changing what it has learnt."""
+
+    def __init__(self, channels: int, hidden: int, coupling: str = "plain", blocks: int = 2, identity: bool = False):
         super().__init__()
-        self.layers = nn.ModuleList([ActNorm(channels), InvConv1x1(channels),
+        norm = ActNorm(channels)
+        if identity:
+            norm.initialized.fill_(1)  # bias 0 and scale 1 as they are, not set from the first batch
+        self.layers = nn.ModuleList([norm, InvConv1x1(channels, identity),
                                      AffineCoupling(channels, hidden, coupling, blocks)])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -283,9 +294,13 @@ class Flow(GenerativeModel):
         super().__init__()
         self.config = config
         k, hidden, net = config.steps_per_level, config.hidden_channels, (config.coupling, config.blocks)
+        if config.grown_steps and config.coupling != "gated":
+            raise ValueError("grown steps start as the identity only with the gated coupling")
         self.level1 = nn.ModuleList([FlowStep(4, hidden, *net) for _ in range(k)])  # on 4 x 14 x 14
         self.factor_out = FactorOut(4)
-        self.level2 = nn.ModuleList([FlowStep(8, hidden, *net) for _ in range(k)])  # on 8 x 7 x 7
+        self.level2 = nn.ModuleList([FlowStep(8, hidden, *net) for _ in range(k)]  # on 8 x 7 x 7
+                                    + [FlowStep(8, config.grown_hidden_channels, *net, identity=True)
+                                       for _ in range(config.grown_steps)])
         self.dequantizer = Dequantizer(config.dequantizer_channels) if config.dequantizer_channels else None
 
     # -- the bijection between continuous images y in (0, 1) and z -----------------------------------

@@ -2,10 +2,13 @@
 
     python -m explorer train flow --epochs 30 --steps-per-level 8 --hidden-channels 128
     python -m explorer train flow ... --epochs 31 --continue-checkpoint --dequantizer 32 --freeze-flow
+    python -m explorer train flow ... --epochs 36 --continue-checkpoint --grow-steps 4 --grow-hidden 96
 
 The second trains a learned dequantizer (``models.flow.Dequantizer``) for one more epoch on the trained flow,
 which stays as it is; without ``--freeze-flow`` the flow trains on the dequantizer's draws with it, as in Flow++.
 Continued with ``--dequantizer 0``, a flow trains on uniform noise again and its dequantizer is dropped.
+The third grows the trained flow by 4 steps at the end of level 2, nets 96 wide, each starting as the identity,
+and trains all of it; later runs of that flow repeat the two options.
 """
 
 from __future__ import annotations
@@ -94,14 +97,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dequantizer", type=int, default=defaults.dequantizer_channels, metavar="CHANNELS",
                         help="learn the dequantization with a net this wide (0: uniform)")
     parser.add_argument("--freeze-flow", action="store_true", help="train only the dequantizer")
+    parser.add_argument("--grow-steps", type=int, default=defaults.grown_steps,
+                        help="steps appended to level 2, starting as the identity")
+    parser.add_argument("--grow-hidden", type=int, default=defaults.grown_hidden_channels, metavar="CHANNELS",
+                        help="width of the appended steps' nets")
     add_common_args(parser, epochs=30, batch_size=64, lr=1e-3)
     args = parse(parser, argv)
     if args.dry_run:
         args.steps_per_level, args.hidden_channels, args.steps = 2, 16, args.steps or 30
     config = FlowConfig(steps_per_level=args.steps_per_level, hidden_channels=args.hidden_channels, alpha=args.alpha,
-                        coupling=args.coupling, blocks=args.blocks, dequantizer_channels=args.dequantizer)
+                        coupling=args.coupling, blocks=args.blocks, dequantizer_channels=args.dequantizer,
+                        grown_steps=args.grow_steps, grown_hidden_channels=args.grow_hidden)
     if args.freeze_flow and not args.dequantizer:
         parser.error("--freeze-flow trains the dequantizer alone: give --dequantizer CHANNELS")
+    if args.grow_steps and (args.grow_hidden < 1 or args.coupling != "gated"):
+        parser.error("--grow-steps needs the new steps' width (--grow-hidden CHANNELS) and --coupling gated, "
+                     "whose steps start as the identity")
     ctx = make_context(args)
     first = load_mnist("train").seen().as_float(ctx.device)[:512]
     fit(FlowTask(config, args, ctx, first), args, ctx)

@@ -1,0 +1,112 @@
+"""Growing the shipped flow at level 2 against training it further as it is, for the same CPU minutes.
+
+Samples' shape is decided at level 2 (7 x 7): scaling that half of z moves the confident share and FD, scaling the
+factored-out 14 x 14 half does not. So the grown arm appends steps there (``train flow --grow-steps``), each starting
+as the identity, and trains the whole flow; the other arm trains the shipped flow as it is. Both continue from
+``checkpoints/flow.*`` with the same learning-rate cycle and seed, side by side on one torch thread each. Each
+arm's steps are set so that it takes ``minutes``: its step is timed here first. Scored on the trainer's test
+bits/dim (uniform dequantization) and on 3,000 samples at temperature 1, seed 1, as bench temperature scores them.
+The arms' weights stay in ``runs/flow_growth/`` to be continued from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+from explorer import catalogue, checkpoints
+from explorer.data import load_mnist
+from explorer.device import fast_bf16
+from explorer.evaluate import fd_floor, generate, image_quality
+from explorer.metrics import features
+from explorer.models.flow import Flow, FlowConfig
+
+from .timing import table
+
+FOLDER = Path(__file__).parent.parent / "runs" / "flow_growth"
+GROWTH = (4, 64)  # steps appended to level 2, width of their nets: about 18% more work a step, 3 MB more weights
+LEARNING_RATE = 1.5e-4  # the shipped flow's cycles (its card)
+SAMPLES, SEED = 3000, 1
+
+
+def run(minutes: float = 10.0, quick: bool = False) -> str:
+    shipped = checkpoints.load("flow")
+    config = shipped.model.config
+    grown = FlowConfig(**{**vars(config), "grown_steps": config.grown_steps + GROWTH[0],
+                          "grown_hidden_channels": config.grown_hidden_channels or GROWTH[1]})
+    arms = {"trained further as it is": config, f"grown by {GROWTH[0]} steps x {grown.grown_hidden_channels} "
+            "at level 2": grown}
+    budget = 6 if quick else minutes * 60
+    steps = {arm: max(1, round(budget / seconds_per_step(c))) for arm, c in arms.items()}
+    with ThreadPoolExecutor(2) as pool:
+        cards = dict(zip(arms, pool.map(lambda arm: train(arm, arms[arm], shipped.card, steps[arm]), arms)))
+    classifier = checkpoints.load(catalogue.judge()).model
+    reference = features(classifier, load_mnist("test").seen().as_float())
+    samples = 200 if quick else SAMPLES
+    floor = fd_floor(classifier, reference, samples)
+    rows = []
+    for arm, card in {"the shipped flow (start)": shipped.card, **cards}.items():
+        model = shipped.model if card is shipped.card else checkpoints.load("flow", FOLDER / folder_name(arm)).model
+        quality = image_quality(generate(model, samples, seed=SEED), classifier, reference, floor)
+        rows.append([arm, f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M",
+                     f"{(card['train_time_s'] - shipped.card['train_time_s']) / 60:.0f}",
+                     f"{(card['steps'] - shipped.card['steps']) * card['batch_size']:,}",
+                     f"{card['metrics']['test_bpd_digits_0_8']:.4f}", f"{quality['share_confident_0_8']:.1%}",
+                     f"{quality['classifier_fd']:.2f}"])
+    return (f"The shipped flow continued for {minutes:g} minutes per arm, one torch thread each, side by side; "
+            f"{samples:,} samples at temperature 1, seed {SEED}, FD floor at this size {floor:.2f}\n\n"
+            + table(["arm", "parameters", "minutes", "images seen", "test bits/dim, digits 0-8", "confident 0-8",
+                     "FD"], rows))
+
+
+def seconds_per_step(config: FlowConfig, batch: int = 64, repeats: int = 5) -> float:
+    """Median wall seconds of one training step of a flow of ``config`` on one thread, as the trainer runs it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.set_flush_denormal(True)  # as the trainer runs
+    model, x = Flow(config), torch.rand(batch, 1, 28, 28)
+    model.initialize(x)
+    optimizer, times = torch.optim.Adam(model.parameters()), []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast_bf16(torch.device("cpu"))):
+            z, log_det = model(Flow.dequantize(x, noise=torch.rand_like(x)))
+        loss = -Flow.log_prob_from(z.float(), log_det.float()).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    torch.set_num_threads(threads)
+    return statistics.median(times[1:])  # the first step allocates
+
+
+def folder_name(arm: str) -> str:
+    return "grown" if arm.startswith("grown") else "as_is"
+
+
+def train(arm: str, config: FlowConfig, card: dict, steps: int) -> dict:
+    """Continue the shipped flow as ``config`` for ``steps`` steps in its folder under FOLDER; the card it writes,
+    its progress in train.log there."""
+    folder = FOLDER / folder_name(arm)
+    folder.mkdir(parents=True, exist_ok=True)
+    for suffix in (".safetensors", ".json", ".history.safetensors"):
+        shutil.copy(checkpoints.checkpoint_dir() / f"flow{suffix}", folder)
+    command = [sys.executable, "-m", "explorer", "train", "flow", "--coupling", config.coupling,
+               "--steps-per-level", str(config.steps_per_level), "--hidden-channels", str(config.hidden_channels),
+               "--blocks", str(config.blocks), "--grow-steps", str(config.grown_steps),
+               "--grow-hidden", str(config.grown_hidden_channels), "--amp", "--dequantizer", "0",
+               "--epochs", str(card["epochs"] + 20), "--steps", str(card["steps"] + steps), "--new-cycle",
+               "--lr", str(LEARNING_RATE), "--continue-checkpoint", "--fresh", "--out", str(folder),
+               "--runs", str(folder / "runs")]
+    with open(folder / "train.log", "w") as log:
+        subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=log)
+    return json.loads((folder / "flow.json").read_text())

@@ -3,7 +3,8 @@
 Samples' shape is decided at level 2 (7 x 7): scaling that half of z moves the confident share and FD, scaling the
 factored-out 14 x 14 half does not. So the grown arm appends steps there (``train flow --grow-steps``), each starting
 as the identity, and trains the whole flow; the other arm trains the shipped flow as it is. Both continue from
-``checkpoints/flow.*`` with the same learning-rate cycle and seed, side by side on one torch thread each. Each
+``checkpoints/flow.*`` with the same learning-rate cycle and seed, side by side on one torch thread each, on uniform
+dequantization (the first part of each of the shipped flow's cycles, so without its learned dequantizer). Each
 arm's steps are set so that it takes ``minutes``: its step is timed here first. Scored on the trainer's test
 bits/dim (uniform dequantization) and on 3,000 samples at temperature 1, seed 1, as bench temperature scores them.
 The arms' weights stay in ``runs/flow_growth/`` to be continued from.

@@ -2,13 +2,13 @@
 
     python -m explorer train flow --epochs 30 --steps-per-level 8 --hidden-channels 128
     python -m explorer train flow ... --epochs 31 --continue-checkpoint --dequantizer 32 --freeze-flow
-    python -m explorer train flow ... --epochs 36 --continue-checkpoint --grow-steps 4 --grow-hidden 96
+    python -m explorer train flow --coupling gated ... --epochs 36 --continue-checkpoint --grow-steps 4 --grow-hidden 64
 
 The second trains a learned dequantizer (``models.flow.Dequantizer``) for one more epoch on the trained flow,
 which stays as it is; without ``--freeze-flow`` the flow trains on the dequantizer's draws with it, as in Flow++.
 Continued with ``--dequantizer 0``, a flow trains on uniform noise again and its dequantizer is dropped.
-The third grows the trained flow by 4 steps at the end of level 2, nets 96 wide, each starting as the identity,
-and trains all of it; later runs of that flow repeat the two options.
+The third grows a trained flow of gated couplings by 4 steps at the end of level 2, nets 64 wide, each starting as
+the identity, and trains all of it; later runs of that flow repeat the two options.
 """
 
 from __future__ import annotations

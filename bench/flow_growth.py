@@ -15,11 +15,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -29,8 +28,10 @@ from explorer.data import load_mnist
 from explorer.device import fast_bf16
 from explorer.evaluate import fd_floor, generate, image_quality
 from explorer.metrics import features
-from explorer.models.flow import Flow, FlowConfig
+from explorer.models.flow import FlowConfig
+from explorer.train.loop import Context
 
+from . import training
 from .timing import table
 
 FOLDER = Path(__file__).parent.parent / "runs" / "flow_growth"
@@ -41,24 +42,25 @@ SAMPLES, SEED = 3000, 1
 
 def run(minutes: float = 10.0, quick: bool = False) -> str:
     shipped = checkpoints.load("flow")
-    config = shipped.model.config
-    grown = FlowConfig(**{**vars(config), "grown_steps": config.grown_steps + GROWTH[0],
-                          "grown_hidden_channels": config.grown_hidden_channels or GROWTH[1]})
-    arms = {"trained further as it is": config, f"grown by {GROWTH[0]} steps x {grown.grown_hidden_channels} "
-            "at level 2": grown}
+    config = replace(shipped.model.config, dequantizer_channels=0)  # the arms train on uniform dequantization
+    grown = replace(config, grown_steps=config.grown_steps + GROWTH[0],
+                    grown_hidden_channels=config.grown_hidden_channels or GROWTH[1])
+    arms = {"as_is": ("trained further as it is", config),
+            "grown": (f"grown by {GROWTH[0]} steps x {grown.grown_hidden_channels} at level 2", grown)}
     budget = 6 if quick else minutes * 60
-    steps = {arm: max(1, round(budget / seconds_per_step(c))) for arm, c in arms.items()}
+    steps = {arm: max(1, round(budget / seconds_per_step(c, shipped.card, quick))) for arm, (_, c) in arms.items()}
     with ThreadPoolExecutor(2) as pool:
-        cards = dict(zip(arms, pool.map(lambda arm: train(arm, arms[arm], shipped.card, steps[arm]), arms)))
+        cards = list(pool.map(lambda arm: train(arm, arms[arm][1], shipped.card, steps[arm]), arms))
     classifier = checkpoints.load(catalogue.judge()).model
     reference = features(classifier, load_mnist("test").seen().as_float())
     samples = 200 if quick else SAMPLES
     floor = fd_floor(classifier, reference, samples)
     rows = []
-    for arm, card in {"the shipped flow (start)": shipped.card, **cards}.items():
-        model = shipped.model if card is shipped.card else checkpoints.load("flow", FOLDER / folder_name(arm)).model
+    for label, model, card in [("the shipped flow (start)", shipped.model, shipped.card),
+                               *[(label, checkpoints.load("flow", FOLDER / arm).model, card)
+                                 for (arm, (label, _)), card in zip(arms.items(), cards)]]:
         quality = image_quality(generate(model, samples, seed=SEED), classifier, reference, floor)
-        rows.append([arm, f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M",
+        rows.append([label, f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M",
                      f"{(card['train_time_s'] - shipped.card['train_time_s']) / 60:.0f}",
                      f"{(card['steps'] - shipped.card['steps']) * card['batch_size']:,}",
                      f"{card['metrics']['test_bpd_digits_0_8']:.4f}", f"{quality['share_confident_0_8']:.1%}",
@@ -69,35 +71,23 @@ def run(minutes: float = 10.0, quick: bool = False) -> str:
                      "FD"], rows))
 
 
-def seconds_per_step(config: FlowConfig, batch: int = 64, repeats: int = 5) -> float:
-    """Median wall seconds of one training step of a flow of ``config`` on one thread, as the trainer runs it."""
-    threads = torch.get_num_threads()
+def seconds_per_step(config: FlowConfig, card: dict, quick: bool) -> float:
+    """Wall seconds of one of the trainer's steps (bench training's) for a flow of ``config``, on one thread,
+    with ``--amp`` as the trainer takes it on this CPU."""
+    device, threads = torch.device("cpu"), torch.get_num_threads()
+    ctx = Context(device, amp=fast_bf16(device))
     torch.set_num_threads(1)
-    torch.set_flush_denormal(True)  # as the trainer runs
-    model, x = Flow(config), torch.rand(batch, 1, 28, 28)
-    model.initialize(x)
-    optimizer, times = torch.optim.Adam(model.parameters()), []
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast_bf16(torch.device("cpu"))):
-            z, log_det = model(Flow.dequantize(x, noise=torch.rand_like(x)))
-        loss = -Flow.log_prob_from(z.float(), log_det.float()).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        times.append(time.perf_counter() - start)
+    torch.set_flush_denormal(True)  # as the trainer sets it
+    task = training.build("flow", {**card, "config": asdict(config)}, ctx)
+    rate = training.images_per_second(task, ctx, card["batch_size"], training.QUICK_STEPS if quick else 10)
     torch.set_num_threads(threads)
-    return statistics.median(times[1:])  # the first step allocates
-
-
-def folder_name(arm: str) -> str:
-    return "grown" if arm.startswith("grown") else "as_is"
+    return card["batch_size"] / rate
 
 
 def train(arm: str, config: FlowConfig, card: dict, steps: int) -> dict:
-    """Continue the shipped flow as ``config`` for ``steps`` steps in its folder under FOLDER; the card it writes,
-    its progress in train.log there."""
-    folder = FOLDER / folder_name(arm)
+    """Continue the shipped flow as ``config`` for ``steps`` steps in FOLDER / ``arm``; the card it writes, its
+    progress in train.log there."""
+    folder = FOLDER / arm
     folder.mkdir(parents=True, exist_ok=True)
     for suffix in (".safetensors", ".json", ".history.safetensors"):
         shutil.copy(checkpoints.checkpoint_dir() / f"flow{suffix}", folder)

@@ -20,7 +20,7 @@ import torch
 
 from explorer.device import cpu
 
-BENCHMARKS = ("models", "pages", "embeddings", "training", "flow_designs", "flow_growth", "flow_levels", "cnf_designs", "gan_designs",
+BENCHMARKS = ("models", "pages", "embeddings", "training", "flow_designs", "flow_growth", "flow_levels", "flow_prior", "cnf_designs", "gan_designs",
               "cnf_steps", "temperature", "likelihood", "dequantization", "finetune", "latency", "server", "floor")
 
 

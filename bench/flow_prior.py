@@ -16,7 +16,8 @@ import torch
 from sklearn.mixture import GaussianMixture
 
 from explorer.data import load_mnist
-from explorer.models.flow import IMAGE_DIM, Flow
+from explorer.fewshot import flow_lower, flow_upper
+from explorer.models.flow import IMAGE_DIM
 
 from .flow_levels import HALF, SAMPLES, SEED, scores, setting
 from .timing import table
@@ -27,8 +28,9 @@ MIXTURES = ((1, "full"), (10, "full"), (50, "diag"), (100, "diag"))  # component
 def run(quick: bool = False) -> str:
     flow, judge, test, n = setting(quick)
     train = load_mnist("train").seen().as_float()
-    train_codes = encode(flow, train[:2000] if quick else train)[0][:, HALF:].double().numpy()
-    z, log_det = encode(flow, test)
+    # codes and log-dets under seeded uniform dequantization, as the few-shot reference encodes images
+    train_codes = flow_upper(flow, *flow_lower(flow, train[:2000] if quick else train))[0][:, HALF:].double().numpy()
+    z, log_det = flow_upper(flow, *flow_lower(flow, test))
     fine, level2 = z[:, :HALF], z[:, HALF:]
     rest = standard_normal_log_prob(fine) + log_det - IMAGE_DIM * math.log(256)  # every term but level 2's prior
 
@@ -50,14 +52,6 @@ def run(quick: bool = False) -> str:
     return (f"The shipped flow's level-2 prior refitted to {len(train_codes):,} training digits' codes; {n:,} samples "
             f"at temperature 1, seed {SEED}, FD floor at this size {judge.floor:.2f}\n\n"
             + table(["level-2 prior", "its parameters", "test bits/dim, digits 0-8", "confident 0-8", "FD"], rows))
-
-
-@torch.no_grad()
-def encode(flow: Flow, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Codes z (N, 784) and log|det dz/dy| (N,) of images ``x`` under seeded uniform dequantization."""
-    generator = torch.Generator().manual_seed(0)
-    outputs = [flow(Flow.dequantize(batch, generator)) for batch in x.split(500)]
-    return torch.cat([z for z, _ in outputs]), torch.cat([log_det for _, log_det in outputs])
 
 
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:

@@ -33,13 +33,14 @@ LESSON = f"""
 7. **GAN training** (5 min): two networks in a contest, epoch by epoch.
 """
 GLOSSARY = {
-    "latent code, Z": "the list of numbers a model uses to describe a digit; here drawn from a standard Gaussian, so "
-                      "any random code can be decoded into a picture.",
+    "latent code, Z": "the list of numbers a model uses to describe a digit; here drawn from a Gaussian (for "
+                      "the flow's coarse half of the code, from one of a few Gaussians fitted where the digits' codes "
+                      "lie), so any random code can be decoded into a picture.",
     "encode, decode": "image to code, code to image. The flow does both exactly; the continuous flow solves an ODE "
                       "one way or the other (exact up to its solver's steps); the VAE encodes to the most likely "
                       "code; the GAN has no encoder and searches for a code (inversion).",
-    "temperature": "how far from the centre of the Gaussian codes are drawn: 0 is the centre itself, 1 the model's own "
-                   "prior, above 1 stranger codes.",
+    "temperature": "how far from the centre of their Gaussian codes are drawn: 0 is the centre itself, 1 the "
+                   "model's own prior, above 1 stranger codes.",
     "bits/dim": "how many bits the flow needs per pixel to store an image with its probability model: lower means "
                 "the model finds the image more likely. Likelihood is not meaning: a model can find simple, "
                 "smooth images likely even if they are not digits it learned.",

@@ -14,8 +14,9 @@ GUIDANCE = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 PATH_SAMPLES, PATH_FRAMES = 4, 9
 st.title("Samples")
 st.markdown(
-    "A model makes a new digit by drawing a random code from its Gaussian prior and decoding it. "
-    "**Temperature** scales the codes: below 1 the digits get cleaner and more typical, above 1 more varied "
+    "A model makes a new digit by drawing a random code from its Gaussian prior (the flow's: a mixture of "
+    "Gaussians over the coarse half of its code) and decoding it. "
+    "**Temperature** scales the codes' spread around their Gaussian's centre: below 1 the digits get cleaner and more typical, above 1 more varied "
     "and stranger. The models never saw a 9 in training: ask the classifier how many it finds anyway."
 )
 
@@ -23,7 +24,8 @@ st.markdown(
 def settings_ui() -> tuple[int, float, int]:
     n = ui.linked(st.sidebar.select_slider, "Samples", [16, 32, 64, 128, 256], value=64, key="n")
     temperature = ui.linked(st.sidebar.slider, "Temperature", 0.0, 1.5, 1.0, 0.05, key="temperature",
-                                    help="Spread of the Gaussian the codes are drawn from; 1 is the prior itself.")
+                                    help="Spread of the Gaussian the codes are drawn from, around its centre; 1 is the prior "
+                                         "itself.")
     return n, temperature, ui.seed_input()
 
 
@@ -138,10 +140,17 @@ if failed:
     st.warning(f"{failed} of {n} samples have pixels that did not decode to finite values (the model's inverse "
                "overflowed); those pixels are shown black. Lower the temperature to stay nearer the data.",
                icon=":material/warning:")
-caption = (f"{n} samples from {model.name} at temperature 0: every code is the centre of the prior, z = 0, so every "
-           "tile is the same image, the one digit the model finds most typical." if temperature == 0 else
-           f"{n} samples from {model.name} at temperature {temperature:.2f}, seed {seed}: "
-           "the same seed always gives the same grid.")
+centres = model.model.prior_centres
+if temperature > 0:
+    caption = (f"{n} samples from {model.name} at temperature {temperature:.2f}, seed {seed}: "
+               "the same seed always gives the same grid.")
+elif centres == 1:
+    caption = (f"{n} samples from {model.name} at temperature 0: every code is the centre of the prior, z = 0, so every "
+               "tile is the same image, the one digit the model finds most typical.")
+else:
+    caption = (f"{n} samples from {model.name} at temperature 0, seed {seed}: every code is the centre of one of the "
+               f"prior's {centres} Gaussians, drawn by its weight, so the grid holds at most {centres} different "
+               "images, the digits the model finds most typical.")
 grid_panel(pictures, ("samples", model.sha256, n, temperature, seed, *solver.values()), caption,
            f"samples_{model.name}_n{n}_t{temperature:.2f}_seed{seed}")
 if solver:

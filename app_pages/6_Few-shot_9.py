@@ -234,7 +234,8 @@ def show_curve(tuned: fewshot.Transfer) -> None:
     """How the copy learns: the share of the same fixed codes' samples called 9, and the test 9s' bits/dim."""
     steps, shares, test_bpd = zip(*tuned.curve)
     st.caption(f"While it trains: the same {fewshot.CURVE_SAMPLES} codes decoded by the copy, the share called 9, "
-               f"and the bits/dim of the first {fewshot.CURVE_NINES} real test 9s. Both improve while it learns what 9s share; when the test 9s' "
+               f"and the bits/dim of the first {fewshot.CURVE_NINES} real test 9s. The copy starts from the flow "
+               "with N(0, I) as its prior, which it learns to shift and scale. Both improve while it learns what 9s share; when the test 9s' "
                "bits/dim turns up again, the copy is memorising its k examples.")
     if shares[0] is not None:
         st.line_chart(pd.DataFrame({"step": steps, "called 9 (%)": [100 * v for v in shares]}).set_index("step"),
@@ -343,7 +344,7 @@ for column, method in zip(columns, runnable):
         if tuned is not None:
             st.caption(f"Bits/dim of the {len(examples)} examples while fine-tuning (training noise seed "
                        f"{fewshot.FINETUNE_SEED}); the test 9s' {tuned.test_bpd:.3f} bits/dim compares with "
-                       f"{ref.flow_prior_bpd:.3f} before.")
+                       f"{ref.flow_prior_bpd:.3f} under the shared flow with its own prior.")
             st.line_chart(pd.DataFrame({"bits/dim on the examples": tuned.history}), height=140,
                           x_label="step", y_label="bits/dim")
             show_curve(tuned)

@@ -19,11 +19,10 @@ from explorer import catalogue, checkpoints
 from explorer.data import load_mnist
 from explorer.evaluate import fd_floor, image_quality
 from explorer.metrics import features
-from explorer.models.flow import IMAGE_DIM, Flow
+from explorer.models.flow import HALF, Flow
 
 from .timing import table
 
-HALF = IMAGE_DIM // 2  # z[:, :HALF] is the factored-out 14 x 14 half, z[:, HALF:] level 2's code (Flow.inverse)
 SAMPLES, SEED = 3000, 1
 
 
@@ -32,7 +31,7 @@ def run(quick: bool = False) -> str:
     generator = torch.Generator().manual_seed(SEED)
     picked = test[torch.randperm(len(test), generator=generator)[:n]]
     real = torch.cat([flow.encode(batch) for batch in picked.split(500)])
-    drawn = torch.randn(real.shape, generator=generator)
+    drawn = flow.sample_latent(len(real), 1.0, generator)
     arms = [("real", "real", real),
             ("real", "drawn", torch.cat([drawn[:, :HALF], real[:, HALF:]], 1)),
             ("drawn", "real", torch.cat([real[:, :HALF], drawn[:, HALF:]], 1)),

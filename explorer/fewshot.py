@@ -4,9 +4,9 @@
 - ``copy``: the memorisation floor: the k examples themselves, drawn again at random.
 - ``flow``: transfer through the flow's latent space: the same Gaussian fitted to the flow's codes of the k images,
   decoded by the flow.
-- ``bayes``: a Bayesian update of the flow's prior from the k codes (Transflow learning, Gambardella et al. 2019,
-  https://arxiv.org/abs/1911.13270): with N(0, I) as the prior over the prior's mean and the codes as draws around
-  it, the predictive N(sum z / (k + 1), (1 + 1 / (k + 1)) I) is sampled and decoded by the flow.
+- ``bayes``: a Bayesian update of a standard normal prior over the flow's codes from the k codes (Transflow learning,
+  Gambardella et al. 2019, https://arxiv.org/abs/1911.13270): with N(0, I) as the prior over its mean and the codes
+  as draws around it, the predictive N(sum z / (k + 1), (1 + 1 / (k + 1)) I) is sampled and decoded by the flow.
 - ``cnf``: the same in the continuous flow's latent space (its ODE's codes).
 - ``vae``: the same in the VAE's latent space.
 - ``finetune``: transfer by fine-tuning: a copy of the flow with a learned Gaussian prior, trained on the k images
@@ -33,7 +33,7 @@ from . import images, judge, metrics
 from .data import HELD_OUT_DIGIT
 from .latent import SubspaceGaussian, fit_gaussian
 from .models.base import GenerativeModel
-from .models.flow import IMAGE_DIM, Flow
+from .models.flow import IMAGE_DIM, Flow, standard_normal_log_prob
 
 METHODS = ("pixel", "copy", "flow", "bayes", "cnf", "vae", "finetune")
 # The checkpoint each method needs besides the classifier that scores it.
@@ -61,14 +61,15 @@ class Reference:
     probs: torch.Tensor | None = None  # (M, 10), the classifier's reading of them
     flow_z: torch.Tensor | None = None  # (M, 784), None without a flow
     flow_log_det: torch.Tensor | None = None  # (M,)
+    flow_log_pz: torch.Tensor | None = None  # (M,), log p(z) of their codes under the flow's own prior
     flow_lower: tuple[torch.Tensor, torch.Tensor] | None = None  # the 9s through the FROZEN steps (Flow.lower)
 
     @property
     def flow_prior_bpd(self) -> float | None:
-        """Bits/dim of the test 9s under the flow's own N(0, I) prior: what a few-shot fit should beat."""
+        """Bits/dim of the test 9s under the flow with its own prior: what a few-shot fit should beat."""
         if self.flow_z is None:
             return None
-        return bits_per_dim(standard_normal_log_prob(self.flow_z), self.flow_log_det)
+        return bits_per_dim(self.flow_log_pz, self.flow_log_det)
 
     @property
     def share_nine(self) -> float | None:
@@ -84,12 +85,15 @@ class Reference:
 def reference(nines: torch.Tensor, classifier: torch.nn.Module | None = None, flow: Flow | None = None,
               seed: int = 0) -> Reference:
     """Score once per checkpoint set what every few-shot run is compared with (seconds on a CPU)."""
-    lower = z = log_det = None
+    lower = z = log_det = log_pz = None
     if flow is not None:
         lower = flow_lower(flow, nines, seed)
         z, log_det = flow_upper(flow, *lower)
+        with torch.no_grad():
+            log_pz = flow.prior_log_prob(z.to(flow.device)).cpu()
     probs, features = metrics.classify(classifier, nines) if classifier is not None else (None, None)
-    return Reference(nines.cpu(), features=features, probs=probs, flow_z=z, flow_log_det=log_det, flow_lower=lower)
+    return Reference(nines.cpu(), features=features, probs=probs, flow_z=z, flow_log_det=log_det, flow_log_pz=log_pz,
+                     flow_lower=lower)
 
 
 def flow_lower(flow: Flow, x: torch.Tensor, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,10 +112,6 @@ def _in_batches(fn, device: torch.device, *tensors: torch.Tensor) -> tuple[torch
     """``fn`` over batches of ``tensors`` (rows in order) on ``device``; its outputs concatenated on the CPU."""
     outs = [fn(*(t[i:i + metrics.BATCH].to(device) for t in tensors)) for i in range(0, len(tensors[0]), metrics.BATCH)]
     return tuple(torch.cat(parts).cpu() for parts in zip(*outs))
-
-
-def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
-    return -0.5 * (z.double() ** 2).sum(1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
 
 
 def bits_per_dim(log_pz: torch.Tensor, log_det: torch.Tensor) -> float:
@@ -154,7 +154,7 @@ def copies(examples: torch.Tensor, n: int, seed: int) -> torch.Tensor:
 @torch.no_grad()
 def bayesian_update(flow: Flow, examples: torch.Tensor, n: int, seed: int,
                     temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Transflow's conjugate update of the flow's prior mean from the examples' codes; ``n`` decoded samples of the
+    """Transflow's conjugate update of an N(0, I) prior's mean over the flow's codes from the examples' codes; ``n`` decoded samples of the
     predictive, its mean (784,) and its standard deviation."""
     z = flow.encode(examples.to(flow.device)).cpu().double()
     k = len(z)
@@ -206,7 +206,7 @@ class TunedFlow(GenerativeModel):
                      noise: torch.Tensor | None = None) -> torch.Tensor:
         """As ``Flow.bits_per_dim``, under the learned prior."""
         z, log_det = self.standardise(*self.flow(Flow.dequantize(x, generator, noise)))
-        return -Flow.log_prob_from(z, log_det) / (IMAGE_DIM * math.log(2))
+        return -(standard_normal_log_prob(z) + log_det - IMAGE_DIM * math.log(256)) / (IMAGE_DIM * math.log(2))
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -238,7 +238,8 @@ def finetune(flow: Flow, examples: torch.Tensor, *, steps: int = FINETUNE_STEPS,
     ``progress(step, bits_per_dim)`` is called after every step, ``watch(step, copy)`` before the first step and
     after each step in ``watch_at`` (0 is before training). The shared model is only read.
     """
-    frozen = (*frozen, "dequantizer")  # it trains on uniform noise: a learned dequantizer stays the shared one
+    # It trains on uniform noise, so a learned dequantizer stays the shared one; its own prior replaces the flow's.
+    frozen = (*frozen, "dequantizer", "prior")
     with torch.inference_mode(False), torch.enable_grad():
         tuned = TunedFlow(flow, frozen)
         for name, module in tuned.flow.named_children():
@@ -347,7 +348,7 @@ def transfer(flow: Flow, examples: torch.Tensor, ref: Reference, *, steps: int =
              progress: Callable[[int, float], None] | None = None) -> Transfer:
     """Fine-tune a copy of ``flow`` on ``examples`` and score the real test 9s under it (the slow part: cache it)."""
     history, curve = [], []
-    codes = flow.sample_latent(CURVE_SAMPLES, 1.0, torch.Generator().manual_seed(0))
+    codes = torch.randn(CURVE_SAMPLES, IMAGE_DIM, generator=torch.Generator().manual_seed(0)).to(flow.device)
 
     def record(step: int, bpd: float) -> None:
         history.append(bpd)
@@ -357,7 +358,7 @@ def transfer(flow: Flow, examples: torch.Tensor, ref: Reference, *, steps: int =
     def test_bpd(tuned: TunedFlow, first: int | None = None) -> float:
         h, log_det = (t[:first] for t in ref.flow_lower)  # the frozen steps' part is the shared flow's
         z, log_det = flow_upper(tuned, h, log_det)
-        return bits_per_dim(standard_normal_log_prob(z), log_det)
+        return bits_per_dim(standard_normal_log_prob(z.double()), log_det)
 
     def watch(step: int, tuned: TunedFlow) -> None:
         share = None

@@ -1,7 +1,7 @@
 """Walking in latent space: interpolation, the 2 -> Z -> 8 -> Z -> 2 round trip, analogies, Gaussian fits.
 
-Codes are flat tensors (N, D) under a standard normal prior, the same for every model (see models/base.py),
-so nothing here knows which model made them. Paths hit their endpoints exactly: frame 0 is the first code
+Codes are flat tensors (N, D) under a Gaussian prior, alike for every model (see models/base.py), so nothing
+here knows which model made them. Paths hit their endpoints exactly: frame 0 is the first code
 and the last frame the second, bit for bit, so a decoded strip starts and ends at the encoded images.
 """
 

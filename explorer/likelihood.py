@@ -58,7 +58,7 @@ def _log_prob(model, y: torch.Tensor, probes: torch.Tensor, differentiable: bool
     """A flow's log-likelihood in nats (N,) of dequantized images ``y``; ``differentiable`` keeps the graph."""
     if model.kind == "cnf":
         return model.log_density(y, probes, CNF_STEPS, differentiable=differentiable)
-    return Flow.log_prob_from(*model(y))
+    return model.log_prob_from(*model(y))
 
 
 def bits_per_dim(model, x: torch.Tensor) -> torch.Tensor:

@@ -11,10 +11,11 @@ import torch
 from explorer import checkpoints
 from explorer.data import load_mnist
 from explorer.models import build_model
+from explorer.models.flow import HALF
 
 # Small but complete architectures: real cards, real safetensors, the real loader; seconds to build.
 TINY = {
-    "flow": ("flow", {"steps_per_level": 2, "hidden_channels": 16, "dequantizer_channels": 4}),
+    "flow": ("flow", {"steps_per_level": 2, "hidden_channels": 16, "dequantizer_channels": 4, "prior_components": 2}),
     "cnf": ("cnf", {"channels": 8, "blocks": 1, "steps": 2, "guide_channels": 8, "guidance": 2.0}),
     "vae": ("vae", {"latent_dim": 8, "channels": [8, 16], "hidden": 32}),
     "vae2": ("vae", {"latent_dim": 2, "channels": [8, 16], "hidden": 32}),
@@ -49,6 +50,8 @@ def build_tiny_checkpoints(directory) -> None:
         model = build_model(kind, config).eval()
         if hasattr(model, "initialize"):
             model.initialize(batch)  # the flow's data-dependent ActNorm start
+        if getattr(model, "prior", None) is not None:  # the flow's level-2 mixture, fitted as training fits it
+            model.prior.fit(model.encode(batch)[:, HALF:])
         if kind == "cnf":  # fresh velocity fields are zero everywhere: stir them, so that steps and guidance matter
             with torch.no_grad():
                 model.velocity.out[-1].weight.normal_(0, 0.05)

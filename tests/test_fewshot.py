@@ -10,6 +10,7 @@ import torch
 from explorer import checkpoints, fewshot, metrics
 from explorer.__main__ import main as cli
 from explorer.data import HELD_OUT_DIGIT, few_shot, load_mnist
+from explorer.models.flow import standard_normal_log_prob
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +76,13 @@ def test_finetune_leaves_the_shared_flow_untouched(models, examples):
 
 
 def test_a_kept_fine_tune_shares_the_frozen_level_and_holds_no_gradients(models, examples):
-    """A class keeps one fine-tune a student: each holds only what it trained, not a copy of the frozen level or
-    the dequantizer."""
+    """A class keeps one fine-tune a student: each holds only what it trained, not a copy of the frozen level, the
+    dequantizer or the flow's own prior."""
     flow = models["flow"]
     tuned = fewshot.finetune(flow, examples, steps=2, seed=0)
-    shared = (*fewshot.FROZEN, "dequantizer")  # it trains on uniform noise, so the learned dequantizer stays shared
-    assert flow.dequantizer is not None
+    # it trains on uniform noise, so the learned dequantizer stays shared; its learned prior replaces the flow's
+    shared = (*fewshot.FROZEN, "dequantizer", "prior")
+    assert flow.dequantizer is not None and flow.prior is not None
     for name in shared:
         assert getattr(tuned.flow, name) is getattr(flow, name)
     assert all(p.grad is None and not p.requires_grad for p in tuned.parameters())
@@ -177,7 +179,8 @@ def test_transfer_curve_starts_at_the_shared_flow_and_ends_at_the_tuned_copy(mod
     steps = [step for step, _, _ in tuned.curve]
     assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 10 and len(steps) == fewshot.CURVE_POINTS
     first = fewshot.reference(ref.nines[:fewshot.CURVE_NINES], flow=models["flow"])
-    assert tuned.curve[0][2] == pytest.approx(first.flow_prior_bpd, abs=1e-4)  # before training: the shared flow
+    standard = fewshot.bits_per_dim(standard_normal_log_prob(first.flow_z.double()), first.flow_log_det)
+    assert tuned.curve[0][2] == pytest.approx(standard, abs=1e-4)  # before training: the flow with an N(0, I) prior
     assert tuned.curve[-1][2] != tuned.curve[0][2]
     assert all(0 <= share <= 1 for _, share, _ in tuned.curve)
 
@@ -215,7 +218,8 @@ def test_the_bayesian_update_shrinks_the_codes_mean_towards_zero(models, example
 def test_the_updated_prior_scores_the_test_nines_as_a_gaussian_with_that_mean_and_spread(models, ref):
     zeros, one = torch.zeros(784, dtype=torch.float64), 1.0
     value, unit = fewshot.bayesian_likelihood(zeros, one, ref)
-    assert unit == "bits/dim" and value == pytest.approx(ref.flow_prior_bpd)  # N(0, I) is the flow's own prior
+    assert unit == "bits/dim" and value == pytest.approx(
+        fewshot.bits_per_dim(standard_normal_log_prob(ref.flow_z.double()), ref.flow_log_det))  # N(0, I) itself
     wider, _ = fewshot.bayesian_likelihood(zeros, 2.0, ref)
     assert wider != pytest.approx(value)
 

@@ -246,3 +246,66 @@ def test_a_checkpoint_of_another_design_does_not_continue(tmp_path):
     train_flow.main([*common, "--steps", "5", "--coupling", "gated", "--blocks", "2"])
     with pytest.raises(RuntimeError, match="Unexpected key"):
         train_flow.main([*common, "--steps", "10", "--continue-checkpoint", "--coupling", "gated", "--blocks", "1"])
+
+
+@pytest.fixture(scope="module")
+def mixed(digits):
+    """The tiny flow with a mixture of 2 Gaussians as level 2's prior, every parameter moved off its start."""
+    torch.manual_seed(0)
+    model = Flow(FlowConfig(steps_per_level=2, hidden_channels=16, prior_components=2))
+    model.initialize(digits)
+    return _randomised(model).eval()
+
+
+def test_a_fresh_mixture_prior_leaves_the_flows_likelihood_as_it_is(flow, digits):
+    """Unfitted, every component is N(0, I): the same weights give the same likelihood with or without it."""
+    with_prior = Flow(FlowConfig(steps_per_level=2, hidden_channels=16, prior_components=3))
+    with_prior.load_state_dict(flow.state_dict(), strict=False)
+    generator = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    assert torch.allclose(with_prior.log_prob(digits, generator()), flow.log_prob(digits, generator()), rtol=1e-5)
+
+
+def test_a_mixture_prior_is_the_density_of_level_2s_code(mixed, digits):
+    """log p(z): N(0, I) on the factored-out half, the mixture (checked against torch.distributions) on the rest."""
+    z, log_det = mixed(Flow.dequantize(digits))
+    prior = mixed.prior
+    mixture = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(logits=prior.logits.detach()),
+        torch.distributions.MultivariateNormal(prior.means.detach(), scale_tril=prior.scale_tril().detach()))
+    fine = torch.distributions.Normal(0.0, 1.0).log_prob(z[:, :flow_module.HALF]).sum(1)
+    expected = fine + mixture.log_prob(z[:, flow_module.HALF:]) + log_det - 784 * math.log(256)
+    assert torch.allclose(mixed.log_prob_from(z, log_det), expected, rtol=1e-5)
+
+
+def test_codes_drawn_from_a_mixture_prior(mixed):
+    """At temperature 0 the factored-out half is 0 and level 2's code a component's mean; a seed repeats a draw."""
+    cold = mixed.sample_latent(20, 0.0, generator=0)
+    nearest = (cold[:, flow_module.HALF:, None] - mixed.prior.means.detach().T).norm(dim=1).min(1).values
+    assert (cold[:, :flow_module.HALF] == 0).all() and nearest.max() < 1e-5
+    assert torch.equal(mixed.sample_latent(5, generator=3), mixed.sample_latent(5, generator=3))
+    assert not torch.equal(mixed.sample_latent(5, generator=3), mixed.sample_latent(5, generator=4))
+
+
+def test_a_flow_with_a_mixture_prior_meets_the_model_interface(mixed, digits, tmp_path):
+    check_generative_model(mixed, digits[:4], tmp_path)
+    assert (mixed.decode(mixed.encode(digits)) - digits).abs().max() < 1 / 255
+
+
+def test_a_trained_flow_gets_a_mixture_prior_fitted_to_its_codes_and_trains_on_with_it(tmp_path):
+    """--prior fits a mixture by EM where a checkpoint has none; with no more epochs the bijection stays as it was.
+    Trained on, the prior learns with the flow."""
+    common = ["--dry-run", "--out", str(tmp_path), "--runs", str(tmp_path)]
+    train_flow.main([*common, "--steps", "20"])
+    before = checkpoints.load("flow", tmp_path)
+    epochs = str(before.card["epochs"])
+    train_flow.main([*common, "--epochs", epochs, "--continue-checkpoint", "--prior", "2"])
+    fitted = checkpoints.load("flow", tmp_path)
+    weights = fitted.model.state_dict()
+    assert fitted.model.config.prior_components == 2 and fitted.model.prior.initialized
+    assert all(torch.equal(weights[key], value) for key, value in before.model.state_dict().items())
+    assert fitted.card["steps"] == 20 and "--prior 2" in fitted.card["command"]
+    assert fitted.card["metrics"]["test_bpd_digits_0_8"] != before.card["metrics"]["test_bpd_digits_0_8"]
+    train_flow.main([*common, "--steps", "30", "--epochs", "30", "--continue-checkpoint", "--prior", "2"])
+    trained = checkpoints.load("flow", tmp_path)
+    assert trained.card["steps"] == 30
+    assert not torch.equal(trained.model.prior.means, fitted.model.prior.means)

@@ -54,7 +54,7 @@ def test_sensitivity_is_the_gradient_of_bits_per_dim(models, digit, name):
     brighter = y.clone()
     brighter[0, 0, i, j] += 1e-3
     if name == "flow":
-        cost = lambda image: -Flow.log_prob_from(*model(image)).item()  # noqa: E731
+        cost = lambda image: -model.log_prob_from(*model(image)).item()  # noqa: E731
     else:
         cost = lambda image: -model.log_density(image, probes, likelihood.CNF_STEPS).item()  # noqa: E731
         assert cost(y) / (784 * np.log(2)) == pytest.approx(likelihood.bits_per_dim(model, digit).item(), rel=1e-5)

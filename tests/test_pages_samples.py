@@ -28,7 +28,11 @@ def test_default_grid_is_64_samples_with_its_seed(app, media, deferred):
 
 
 def test_temperature_zero_says_every_tile_is_the_centre(app):
+    """The flow's mixture prior has 2 centres (seeded), the VAE's N(0, I) one."""
     app.sidebar.slider(key="temperature").set_value(0.0).run()
+    caption = app.image[0].proto.imgs[0].caption
+    assert "one of the prior's 2 Gaussians" in caption and "seed 0" in caption
+    app.sidebar.selectbox(key="model").set_value("vae").run()
     caption = app.image[0].proto.imgs[0].caption
     assert "z = 0" in caption and "seed" not in caption
 

@@ -1,7 +1,8 @@
 """The one interface every generative model implements, so pages never care which model they show.
 
-Images are float tensors (N, 1, 28, 28) in [0, 1]; latent codes are flat (N, latent_dim) with a
-standard normal prior, so every model can be sampled, interpolated and fitted in the same way.
+Images are float tensors (N, 1, 28, 28) in [0, 1]; latent codes are flat (N, latent_dim) with a Gaussian prior
+(standard normal, or for the flow's coarsest half of z a mixture of Gaussians), so every model can be sampled,
+interpolated and fitted in the same way.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class GenerativeModel(nn.Module):
     inversion: Inversion
     channels_last_on_cpu = True  # served in oneDNN's channels-last layout on a CPU (``device.serving_layout``)
     far_codes_decode_to_static = False  # if True, few-shot Gaussians keep its codes within the examples' norms
+    prior_centres = 1  # the codes a draw at temperature 0 gives: the prior's centre z = 0, or a mixture's means
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images (N, 1, 28, 28) in [0, 1] -> latent codes (N, latent_dim)."""

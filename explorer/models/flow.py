@@ -10,9 +10,10 @@ learned dequantizer (Flow++) tightens the likelihood bound without changing the 
 Why Glow rather than RealNVP's hand-made checkerboard masks: the 1x1 convolution learns the channel
 permutation, ActNorm keeps small batches stable, and the coupling network (3x3, 1x1, 3x3 convolutions)
 runs at 14 x 14 or 7 x 7, which makes training affordable on a laptop CPU.
-Departures from the paper: two levels (28 is not divisible by 8), no learned top prior, so the
-latent is exactly N(0, I) and the conditional prior of the factored-out half is folded into the
-flow as an affine bijection. That makes z a plain 784-dimensional standard normal code.
+Departures from the paper: two levels (28 is not divisible by 8), and the conditional prior of the factored-out
+half is folded into the flow as an affine bijection, so that half of z is standard normal. The other half, level 2's
+7 x 7 code, where a digit's shape is decided, has N(0, I) as its prior or a mixture of Gaussians fitted to the
+training digits' codes (``models.mixture``): a sample is drawn from a digit's cluster of codes, not from between them.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from torch import nn
 
 from ..device import fast_bf16
 from .base import GenerativeModel
+from .mixture import GaussianMixture
 
 IMAGE_DIM = 28 * 28
+HALF = IMAGE_DIM // 2  # z[:, :HALF] is the 14 x 14 half factored out after level 1, z[:, HALF:] level 2's 7 x 7 code
 # Codes far from the data can overflow float32 in the inverse (a coupling divides by a scale near zero).
 # Encoded digits stay within a few tens; bounding activations here keeps such samples finite.
 INVERSE_LIMIT = 1e4
@@ -53,6 +56,7 @@ class FlowConfig:
     # ("gated" only: a "plain" coupling starts as a scale of sigmoid(2), not as the identity).
     grown_steps: int = 0
     grown_hidden_channels: int = 0
+    prior_components: int = 0  # level 2's prior: 0 for N(0, I), else a mixture of this many full-covariance Gaussians
 
 
 def squeeze(x: torch.Tensor) -> torch.Tensor:
@@ -283,7 +287,7 @@ class FactorOut(nn.Module):
 
 
 class Flow(GenerativeModel):
-    """Density model of MNIST digits with an exact, invertible map between images and a 784-D Gaussian z."""
+    """Density model of MNIST digits with an exact, invertible map between images and a 784-D code z."""
 
     kind = "flow"
     latent_dim = IMAGE_DIM
@@ -302,6 +306,7 @@ class Flow(GenerativeModel):
                                     + [FlowStep(8, config.grown_hidden_channels, *net, identity=True)
                                        for _ in range(config.grown_steps)])
         self.dequantizer = Dequantizer(config.dequantizer_channels) if config.dequantizer_channels else None
+        self.prior = GaussianMixture(config.prior_components, IMAGE_DIM - HALF) if config.prior_components else None
 
     # -- the bijection between continuous images y in (0, 1) and z -----------------------------------
 
@@ -344,7 +349,7 @@ class Flow(GenerativeModel):
     def inverse(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """z (N, 784) -> continuous images y (N, 1, 28, 28) and log|det dy/dz| (N,)."""
         n = z.shape[0]
-        z1, h = z[:, :392].reshape(n, 2, 14, 14), z[:, 392:].reshape(n, 8, 7, 7)
+        z1, h = z[:, :HALF].reshape(n, 2, 14, 14), z[:, HALF:].reshape(n, 8, 7, 7)
         log_det = torch.zeros(n, device=z.device, dtype=z.dtype)
         for step in reversed(self.level2):
             h, ld = step.inverse(h)
@@ -397,11 +402,15 @@ class Flow(GenerativeModel):
             return self.learned_log_prob(x, torch.randn(x.shape, generator=generator).to(x.device))
         return torch.logsumexp(torch.stack([one_draw() for _ in range(draws)]), 0) - math.log(draws)
 
-    @staticmethod
-    def log_prob_from(z: torch.Tensor, log_det: torch.Tensor) -> torch.Tensor:
-        """Discrete log-likelihood (N,) in nats from ``forward``'s outputs: N(z; 0, I), the Jacobian, 256 bins a pixel."""
-        log_pz = -0.5 * (z ** 2).sum(1) - 0.5 * IMAGE_DIM * math.log(2 * math.pi)
-        return log_pz + log_det - IMAGE_DIM * math.log(256)
+    def log_prob_from(self, z: torch.Tensor, log_det: torch.Tensor) -> torch.Tensor:
+        """Discrete log-likelihood (N,) in nats from ``forward``'s outputs: the prior, the Jacobian, 256 bins a pixel."""
+        return self.prior_log_prob(z) + log_det - IMAGE_DIM * math.log(256)
+
+    def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) (N,) in nats: N(0, I) on the factored-out half, level 2's prior on the rest."""
+        if self.prior is None:
+            return standard_normal_log_prob(z)
+        return standard_normal_log_prob(z[:, :HALF]) + self.prior.log_prob(z[:, HALF:])
 
     def bits_per_dim(self, x: torch.Tensor, generator: torch.Generator | None = None,
                      noise: torch.Tensor | None = None) -> torch.Tensor:
@@ -409,6 +418,21 @@ class Flow(GenerativeModel):
         return -self.log_prob(x, generator, noise) / (IMAGE_DIM * math.log(2))
 
     # -- the shared interface -------------------------------------------------------------------
+
+    @property
+    def prior_centres(self) -> int:
+        return 1 if self.prior is None else self.prior.components
+
+    def sample_latent(self, n: int, temperature: float = 1.0,
+                      generator: torch.Generator | int | None = None) -> torch.Tensor:
+        """``n`` codes from the prior, its spread scaled by ``temperature``: with a mixture at level 2, each level-2
+        code is a component's mean plus its scaled noise, so temperature 0 gives the components' means."""
+        if isinstance(generator, int):  # a seed
+            generator = torch.Generator().manual_seed(generator)
+        z = super().sample_latent(n, temperature, generator)
+        if self.prior is not None:
+            z[:, HALF:] = self.prior.place(z[:, HALF:], generator)
+        return z
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -430,3 +454,8 @@ class Flow(GenerativeModel):
     def initialize(self, x: torch.Tensor) -> None:
         """Data-dependent ActNorm initialisation from one batch of images (N, 1, 28, 28)."""
         self(self.dequantize(x))
+
+
+def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I) (N,) in nats of codes z (N, D)."""
+    return -0.5 * (z ** 2).sum(1) - 0.5 * z.shape[1] * math.log(2 * math.pi)

@@ -9,6 +9,11 @@ which stays as it is; without ``--freeze-flow`` the flow trains on the dequantiz
 Continued with ``--dequantizer 0``, a flow trains on uniform noise again and its dequantizer is dropped.
 The third grows a trained flow of gated couplings by 4 steps at the end of level 2, nets 64 wide, each starting as
 the identity, and trains all of it; later runs of that flow repeat the two options.
+
+    python -m explorer train flow ... --epochs 99 --continue-checkpoint --prior 10
+
+gives a trained flow a mixture of 10 Gaussians as level 2's prior, fitted by EM to the training digits' codes (with
+--epochs at the checkpoint's, that fit is all the run does; more epochs then train the flow and its prior together).
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ import torch
 from torch import nn
 
 from ..data import HELD_OUT_DIGIT, load_mnist
-from ..metrics import mean_bits_per_dim
-from ..models.flow import IMAGE_DIM, Flow, FlowConfig
+from ..metrics import BATCH, mean_bits_per_dim
+from ..models.flow import HALF, IMAGE_DIM, Flow, FlowConfig
 from .loop import Context, Task, add_common_args, fit, make_context, parse, set_learning_rate
 from .schedules import warmup_cosine
 
@@ -29,8 +34,8 @@ WARMUP_STEPS = 500
 
 
 class Dequantized(nn.Module):
-    """The flow on dequantized images, as one module so DDP sees the flow and its dequantizer in one forward:
-    images (N, 1, 28, 28) -> z, log|det| and log q(u | x) of the draws u (0 for uniform draws)."""
+    """The flow on dequantized images, as one module so DDP sees the flow, its prior and its dequantizer in one
+    forward: images (N, 1, 28, 28) -> the bound log p(x + u) - log q(u | x) (N,) in nats (q = 1 for uniform u)."""
 
     def __init__(self, flow: Flow):
         super().__init__()
@@ -41,7 +46,9 @@ class Dequantized(nn.Module):
             noise, log_q = torch.rand_like(x), torch.zeros(len(x), device=x.device)
         else:
             noise, log_q = self.flow.dequantizer(x, torch.randn_like(x))
-        return *self.flow(Flow.dequantize(x, noise=noise)), log_q
+        z, log_det = self.flow(Flow.dequantize(x, noise=noise))
+        with torch.autocast(x.device.type, enabled=False):  # the prior and the sum stay float32
+            return self.flow.log_prob_from(z.float(), log_det.float()) - log_q
 
 
 class FlowTask(Task):
@@ -61,13 +68,23 @@ class FlowTask(Task):
         kept = {k: v for k, v in model.state_dict().items() if k in own or not k.startswith("dequantizer.")}
         self.model.load_state_dict({**own, **kept})  # any other key that does not fit still fails the load
 
+    @torch.no_grad()
+    def prepare(self, train_x: torch.Tensor) -> None:
+        """A level-2 mixture prior the weights do not have yet is fitted by EM to the training digits' codes (seeded
+        uniform dequantization): the flow's likelihood and samples start from where the digits' codes lie."""
+        prior = self.model.prior
+        if prior is None or prior.initialized:
+            return
+        generator = torch.Generator().manual_seed(self.args.seed)
+        codes = [self.model(Flow.dequantize(batch, generator))[0][:, HALF:].cpu() for batch in train_x.split(BATCH)]
+        prior.fit(torch.cat(codes), seed=self.args.seed)
+
     def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         opt = self.optimizers["adam"]
         lr = set_learning_rate(warmup_cosine(self.args.lr, step - self.cycle_start, self.total_steps - self.cycle_start,
                                              WARMUP_STEPS), opt)
         with self.ctx.autocast():
-            z, log_det, log_q = self.net(x)
-        bpd = -(Flow.log_prob_from(z.float(), log_det.float()) - log_q).mean() / (IMAGE_DIM * math.log(2))
+            bpd = -self.net(x).mean() / (IMAGE_DIM * math.log(2))
         opt.zero_grad(set_to_none=True)
         bpd.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), 100.0)
@@ -101,13 +118,18 @@ def main(argv: list[str] | None = None) -> None:
                         help="steps appended to level 2, starting as the identity")
     parser.add_argument("--grow-hidden", type=int, default=defaults.grown_hidden_channels, metavar="CHANNELS",
                         help="width of the appended steps' nets")
+    parser.add_argument("--prior", type=int, default=defaults.prior_components, metavar="COMPONENTS",
+                        help="level 2's prior: a mixture of this many full-covariance Gaussians, fitted by EM to the "
+                             "training digits' codes where the weights have none, then trained with the flow "
+                             "(0: N(0, I))")
     add_common_args(parser, epochs=30, batch_size=64, lr=1e-3)
     args = parse(parser, argv)
     if args.dry_run:
         args.steps_per_level, args.hidden_channels, args.steps = 2, 16, args.steps or 30
     config = FlowConfig(steps_per_level=args.steps_per_level, hidden_channels=args.hidden_channels, alpha=args.alpha,
                         coupling=args.coupling, blocks=args.blocks, dequantizer_channels=args.dequantizer,
-                        grown_steps=args.grow_steps, grown_hidden_channels=args.grow_hidden)
+                        grown_steps=args.grow_steps, grown_hidden_channels=args.grow_hidden,
+                        prior_components=args.prior)
     if args.freeze_flow and not args.dequantizer:
         parser.error("--freeze-flow trains the dequantizer alone: give --dequantizer CHANNELS")
     if args.grow_steps and (args.grow_hidden < 1 or args.coupling != "gated"):

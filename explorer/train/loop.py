@@ -44,6 +44,10 @@ class Task:
     total_steps: int = 0  # set by ``fit`` before training, for learning-rate schedules
     cycle_start: int = 0  # the step where this learning-rate cycle began (``--new-cycle``), 0 for most runs
 
+    def prepare(self, train_x: torch.Tensor) -> None:
+        """Called before the first step of a run, resumed or not, with the whole training set: set-up the weights
+        need from all of it (the flow fits a new mixture prior to the training digits' codes)."""
+
     def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         raise NotImplementedError
 
@@ -209,6 +213,7 @@ def fit(task: Task, args: argparse.Namespace, ctx: Context) -> Path | None:
     task.cycle_start = state.get("cycle_start", 0)
     this_run = {"command": args.command, "hardware": this_hardware}  # in each snapshot, for the runs resuming it
     started, last_snapshot = time.time() - state["elapsed"], time.time()  # started: the whole run's, resumes included
+    task.prepare(train_x)
     deadline = time.time() + 60 * args.max_minutes if args.max_minutes else None  # this invocation's
     out_of_time = False
     for epoch in range(state["epoch"], args.epochs):

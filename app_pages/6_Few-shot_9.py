@@ -14,7 +14,7 @@ st.markdown(
     "No generative model here ever saw a 9. Show them **k** examples and ask for more: a Gaussian fitted to the "
     "examples' pixels (the baseline), the examples themselves (what copying scores), the same Gaussian fitted to "
     "their codes in the flow's, the continuous flow's or the VAE's latent space (the transfer-learning experiment "
-    "this app grew from), a Bayesian update of the flow's prior, or a copy of the flow fine-tuned on them, its "
+    "this app grew from), a Bayesian update of a standard normal over the flow's codes, or a copy of the flow fine-tuned on them, its "
     "Gaussian prior learned with it. Compare the grids and the numbers: does the classifier see 9s, how close are "
     "they to real 9s, and do they merely copy the examples?"
 )

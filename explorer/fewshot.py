@@ -135,8 +135,8 @@ def latent_gaussian(model: GenerativeModel, examples: torch.Tensor, dim: int, n:
                     temperature: float = 1.0) -> tuple[torch.Tensor, SubspaceGaussian]:
     """The seed's method in any model's latent space: encode, fit the Gaussian, sample codes, decode.
 
-    For a model whose far codes decode to static (the flow), codes are kept no farther from the prior's centre
-    than the farthest example's: beyond it every code is less likely under the prior than every example's.
+    For a model whose far codes decode to static (the flow), codes are kept no farther from the origin than the
+    farthest example's: most of its static comes from codes longer than every example's (tests/test_shipped_flow.py).
     """
     codes = model.encode(examples.to(model.device)).double().cpu()
     gaussian = fit_gaussian(codes, dim)

@@ -18,7 +18,7 @@ FEWSHOT_METHODS = {
     "pixel": "Pixel Gaussian (baseline)",
     "copy": "Copies of the examples (memorisation floor)",
     "flow": "Flow latent Gaussian",
-    "bayes": "Flow prior, Bayesian update",
+    "bayes": "Flow N(0, I), Bayesian update",
     "cnf": "Continuous flow latent Gaussian",
     "vae": "VAE latent Gaussian",
     "finetune": "Fine-tuned flow",

@@ -15,17 +15,17 @@ PATH_SAMPLES, PATH_FRAMES = 4, 9
 st.title("Samples")
 st.markdown(
     "A model makes a new digit by drawing a random code from its Gaussian prior (the flow's: a mixture of "
-    "Gaussians over the coarse half of its code) and decoding it. "
-    "**Temperature** scales the codes' spread around their Gaussian's centre: below 1 the digits get cleaner and more typical, above 1 more varied "
-    "and stranger. The models never saw a 9 in training: ask the classifier how many it finds anyway."
+    "Gaussians over the coarse half of its code) and decoding it. **Temperature** scales the codes' spread around "
+    "their Gaussian's centre: below 1 the digits get cleaner and more typical, above 1 more varied and stranger. "
+    "The models never saw a 9 in training: ask the classifier how many it finds anyway."
 )
 
 
 def settings_ui() -> tuple[int, float, int]:
     n = ui.linked(st.sidebar.select_slider, "Samples", [16, 32, 64, 128, 256], value=64, key="n")
     temperature = ui.linked(st.sidebar.slider, "Temperature", 0.0, 1.5, 1.0, 0.05, key="temperature",
-                                    help="Spread of the Gaussian the codes are drawn from, around its centre; 1 is the prior "
-                                         "itself.")
+                                    help="Spread of the Gaussian the codes are drawn from, around its centre; "
+                                         "1 is the prior itself.")
     return n, temperature, ui.seed_input()
 
 
@@ -145,8 +145,8 @@ if temperature > 0:
     caption = (f"{n} samples from {model.name} at temperature {temperature:.2f}, seed {seed}: "
                "the same seed always gives the same grid.")
 elif centres == 1:
-    caption = (f"{n} samples from {model.name} at temperature 0: every code is the centre of the prior, z = 0, so every "
-               "tile is the same image, the one digit the model finds most typical.")
+    caption = (f"{n} samples from {model.name} at temperature 0: every code is the centre of the prior, z = 0, so "
+               "every tile is the same image, the one digit the model finds most typical.")
 else:
     caption = (f"{n} samples from {model.name} at temperature 0, seed {seed}: every code is the centre of one of the "
                f"prior's {centres} Gaussians, drawn by its weight, so the grid holds at most {centres} different "

@@ -14,9 +14,9 @@ st.markdown(
     "No generative model here ever saw a 9. Show them **k** examples and ask for more: a Gaussian fitted to the "
     "examples' pixels (the baseline), the examples themselves (what copying scores), the same Gaussian fitted to "
     "their codes in the flow's, the continuous flow's or the VAE's latent space (the transfer-learning experiment "
-    "this app grew from), a Bayesian update of a standard normal over the flow's codes, or a copy of the flow fine-tuned on them, its "
-    "Gaussian prior learned with it. Compare the grids and the numbers: does the classifier see 9s, how close are "
-    "they to real 9s, and do they merely copy the examples?"
+    "this app grew from), a Bayesian update of a standard normal over the flow's codes, or a copy of the flow "
+    "fine-tuned on them, its Gaussian prior learned with it. Compare the grids and the numbers: does the classifier "
+    "see 9s, how close are they to real 9s, and do they merely copy the examples?"
 )
 GALLERY = 48
 PER_ROW = 4  # sample grids side by side
@@ -235,8 +235,8 @@ def show_curve(tuned: fewshot.Transfer) -> None:
     steps, shares, test_bpd = zip(*tuned.curve)
     st.caption(f"While it trains: the same {fewshot.CURVE_SAMPLES} codes decoded by the copy, the share called 9, "
                f"and the bits/dim of the first {fewshot.CURVE_NINES} real test 9s. The copy starts from the flow "
-               "with N(0, I) as its prior, which it learns to shift and scale. Both improve while it learns what 9s share; when the test 9s' "
-               "bits/dim turns up again, the copy is memorising its k examples.")
+               "with N(0, I) as its prior, which it learns to shift and scale. Both improve while it learns what 9s "
+               "share; when the test 9s' bits/dim turns up again, the copy is memorising its k examples.")
     if shares[0] is not None:
         st.line_chart(pd.DataFrame({"step": steps, "called 9 (%)": [100 * v for v in shares]}).set_index("step"),
                       height=140, x_label="step", y_label="called 9 (%)")

@@ -33,7 +33,7 @@ def run(quick: bool = False) -> str:
     train_codes = flow_upper(flow, *flow_lower(flow, train[:2000] if quick else train))[0][:, HALF:].double().numpy()
     z, log_det = flow_upper(flow, *flow_lower(flow, test))
     fine, level2 = z[:, :HALF], z[:, HALF:]
-    rest = standard_normal_log_prob(fine.double()) + log_det - IMAGE_DIM * math.log(256)  # every term but level 2's prior
+    rest = standard_normal_log_prob(fine.double()) + log_det - IMAGE_DIM * math.log(256)  # all but level 2's prior
 
     def bits_per_dim(prior_log_prob: torch.Tensor) -> float:
         return (-(rest + prior_log_prob) / (IMAGE_DIM * math.log(2))).mean().item()

@@ -403,7 +403,7 @@ class Flow(GenerativeModel):
         return torch.logsumexp(torch.stack([one_draw() for _ in range(draws)]), 0) - math.log(draws)
 
     def log_prob_from(self, z: torch.Tensor, log_det: torch.Tensor) -> torch.Tensor:
-        """Discrete log-likelihood (N,) in nats from ``forward``'s outputs: the prior, the Jacobian, 256 bins a pixel."""
+        """Discrete log-likelihood (N,) in nats from ``forward``'s outputs: prior, Jacobian, 256 bins a pixel."""
         return self.prior_log_prob(z) + log_det - IMAGE_DIM * math.log(256)
 
     def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:

@@ -27,12 +27,17 @@ def digits():
     return load_mnist("test").seen().as_float()[:16]
 
 
-@pytest.fixture(scope="module")
-def flow(digits):
+def _tiny(digits: torch.Tensor, **config) -> Flow:
+    """A two-step flow with ``config``'s options, started on ``digits``, every parameter moved off its start."""
     torch.manual_seed(0)
-    model = Flow(FlowConfig(steps_per_level=2, hidden_channels=16))
+    model = Flow(FlowConfig(steps_per_level=2, hidden_channels=16, **config))
     model.initialize(digits)
     return _randomised(model).eval()
+
+
+@pytest.fixture(scope="module")
+def flow(digits):
+    return _tiny(digits)
 
 
 @pytest.mark.parametrize("layer", [ActNorm(4), InvConv1x1(4), AffineCoupling(4, 8), AffineCoupling(4, 8, "gated", 1),
@@ -100,10 +105,7 @@ def test_dry_run_trains_and_writes_a_checkpoint(tmp_path):
 
 @pytest.fixture(scope="module")
 def dequantized(digits):
-    torch.manual_seed(0)
-    model = Flow(FlowConfig(steps_per_level=2, hidden_channels=16, dequantizer_channels=8))
-    model.initialize(digits)
-    return _randomised(model).eval()
+    return _tiny(digits, dequantizer_channels=8)
 
 
 def test_the_dequantizers_density_is_its_change_of_variables(dequantized, digits):
@@ -250,11 +252,8 @@ def test_a_checkpoint_of_another_design_does_not_continue(tmp_path):
 
 @pytest.fixture(scope="module")
 def mixed(digits):
-    """The tiny flow with a mixture of 2 Gaussians as level 2's prior, every parameter moved off its start."""
-    torch.manual_seed(0)
-    model = Flow(FlowConfig(steps_per_level=2, hidden_channels=16, prior_components=2))
-    model.initialize(digits)
-    return _randomised(model).eval()
+    """The tiny flow with a mixture of 2 Gaussians as level 2's prior."""
+    return _tiny(digits, prior_components=2)
 
 
 def test_a_fresh_mixture_prior_leaves_the_flows_likelihood_as_it_is(flow, digits):

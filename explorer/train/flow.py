@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 from ..data import HELD_OUT_DIGIT, load_mnist
-from ..metrics import BATCH, mean_bits_per_dim
+from ..fewshot import flow_lower, flow_upper
+from ..metrics import mean_bits_per_dim
 from ..models.flow import HALF, IMAGE_DIM, Flow, FlowConfig
 from .loop import Context, Task, add_common_args, fit, make_context, parse, set_learning_rate
 from .schedules import warmup_cosine
@@ -68,16 +69,14 @@ class FlowTask(Task):
         kept = {k: v for k, v in model.state_dict().items() if k in own or not k.startswith("dequantizer.")}
         self.model.load_state_dict({**own, **kept})  # any other key that does not fit still fails the load
 
-    @torch.no_grad()
     def prepare(self, train_x: torch.Tensor) -> None:
         """A level-2 mixture prior the weights do not have yet is fitted by EM to the training digits' codes (seeded
         uniform dequantization): the flow's likelihood and samples start from where the digits' codes lie."""
         prior = self.model.prior
         if prior is None or prior.initialized:
             return
-        generator = torch.Generator().manual_seed(self.args.seed)
-        codes = [self.model(Flow.dequantize(batch, generator))[0][:, HALF:].cpu() for batch in train_x.split(BATCH)]
-        prior.fit(torch.cat(codes), seed=self.args.seed)
+        codes = flow_upper(self.model, *flow_lower(self.model, train_x, self.args.seed))[0]
+        prior.fit(codes[:, HALF:], seed=self.args.seed)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         opt = self.optimizers["adam"]
